@@ -1,0 +1,32 @@
+// Typed dispatcher handles for the pygan ops, for the autograd kernels that call the op below
+// the autograd key (cached once; a schema lookup per call would cost microseconds).
+#pragma once
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <optional>
+#include <tuple>
+
+namespace pygan::calls {
+
+template <typename Sig>
+const c10::TypedOperatorHandle<Sig>& handle(const char* name) {
+  // One static per (name, signature) call site through the lambda below.
+  return *new c10::TypedOperatorHandle<Sig>(
+      c10::Dispatcher::singleton().findSchemaOrThrow(name, "").template typed<Sig>());
+}
+
+#define PYGAN_OP_HANDLE(var, name, sig) \
+  static const auto& var = ::pygan::calls::handle<sig>(name)
+
+using DLossSig = std::tuple<at::Tensor, at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
+                                                                double, c10::string_view);
+using DLossBwdSig = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
+                                                       const at::Tensor&, double, c10::string_view);
+using GLossSig = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, bool, c10::string_view);
+using GLossBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, bool, c10::string_view);
+using LeakySig = at::Tensor(const at::Tensor&, const std::optional<at::Tensor>&, double, double);
+using LeakyInplaceSig = void(at::Tensor&, const std::optional<at::Tensor>&, double, double);
+using LeakyBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, double, double);
+
+}  // namespace pygan::calls

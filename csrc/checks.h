@@ -1,0 +1,74 @@
+// Argument checks shared by the CPU and CUDA op wrappers: every message names the argument and
+// says how to fix it, so that a direct torch.ops.pygan.* call fails as clearly as the Python API.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <string_view>
+
+namespace pygan {
+
+enum class Reduction { kNone, kMean, kSum };
+
+inline Reduction parse_reduction(std::string_view reduction, const char* op) {
+  if (reduction == "mean") return Reduction::kMean;
+  if (reduction == "sum") return Reduction::kSum;
+  if (reduction == "none") return Reduction::kNone;
+  TORCH_CHECK(false, op, ": reduction must be 'mean', 'sum' or 'none', got '", reduction, "'");
+}
+
+inline void check_floating(const at::Tensor& t, const char* op, const char* arg) {
+  TORCH_CHECK(t.defined(), op, ": ", arg, " is undefined; pass a tensor");
+  const auto st = t.scalar_type();
+  TORCH_CHECK(st == at::kFloat || st == at::kDouble || st == at::kHalf || st == at::kBFloat16, op,
+              ": ", arg, " must be float32, float64, float16 or bfloat16, got ", st,
+              "; convert it with .float()");
+}
+
+inline void check_same_device_dtype(const at::Tensor& a, const char* a_name, const at::Tensor& b,
+                                    const char* b_name, const char* op) {
+  TORCH_CHECK(a.device() == b.device(), op, ": ", a_name, " is on ", a.device(), " but ", b_name,
+              " is on ", b.device(), "; move both to the same device");
+  TORCH_CHECK(a.scalar_type() == b.scalar_type(), op, ": ", a_name, " is ", a.scalar_type(),
+              " but ", b_name, " is ", b.scalar_type(), "; convert both to the same dtype");
+}
+
+inline void check_real_label(double real_label, const char* op) {
+  TORCH_CHECK(std::isfinite(real_label) && real_label >= 0.0 && real_label <= 1.0, op,
+              ": real_label must lie in [0, 1] (1.0 = no smoothing, 0.9 = one-sided smoothing), got ",
+              real_label);
+}
+
+inline void check_leaky_params(double negative_slope, double gain, const char* op) {
+  TORCH_CHECK(std::isfinite(negative_slope), op, ": negative_slope must be finite, got ",
+              negative_slope);
+  TORCH_CHECK(std::isfinite(gain) && gain > 0.0, op,
+              ": gain must be a finite number > 0 (it scales the output; the backward reads the "
+              "sign of the output), got ", gain);
+}
+
+inline void check_bias(const at::Tensor& input, const at::Tensor& bias, const char* op) {
+  check_floating(bias, op, "bias");
+  check_same_device_dtype(input, "input", bias, "bias", op);
+  TORCH_CHECK(input.dim() >= 2, op, ": a bias is added along dim 1, so input needs at least 2 "
+              "dims, got shape ", input.sizes());
+  TORCH_CHECK(bias.dim() == 1 && bias.numel() == input.size(1), op, ": bias must be 1-D with one "
+              "value per channel (input.size(1) = ", input.size(1), "), got shape ", bias.sizes());
+}
+
+// The grad of a reduced loss is a 0-dim tensor; of an unreduced one, shaped like the loss.
+inline void check_loss_grad(const at::Tensor& grad, const at::Tensor& like, Reduction reduction,
+                            const char* op) {
+  check_floating(grad, op, "grad_loss");
+  if (reduction == Reduction::kNone) {
+    TORCH_CHECK(grad.sizes() == like.sizes(), op, ": with reduction='none' grad_loss must have "
+                "the logits' shape ", like.sizes(), ", got ", grad.sizes());
+  } else {
+    TORCH_CHECK(grad.numel() == 1, op, ": with a reduced loss grad_loss must hold one value, got "
+                "shape ", grad.sizes());
+  }
+}
+
+}  // namespace pygan

@@ -1,0 +1,49 @@
+// The per-ISA CPU kernels. Callers pass contiguous (or, for elementwise ops, densely strided)
+// inputs and preallocated outputs; cpu/gan_loss.cpp and cpu/fused_leaky_relu.cpp do the checks,
+// layout and allocation once, outside the ISA-specific code.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include "../checks.h"
+
+namespace pygan::cpu {
+
+// How a per-channel bias (dim 1) lies in memory.
+struct BiasLayout {
+  int64_t channels = 0;
+  int64_t inner = 1;           // elements per (sample, channel) plane when channels come first
+  bool channels_last = false;  // channel is the fastest-moving index
+};
+
+}  // namespace pygan::cpu
+
+#define PYGAN_DECLARE_CPU_KERNELS                                                               \
+  void discriminator_loss_kernel(const at::Tensor& real, const at::Tensor& fake,               \
+                                 double real_label, Reduction reduction, at::Tensor& loss,      \
+                                 at::Tensor& d_real, at::Tensor& d_fake);                       \
+  void discriminator_loss_backward_kernel(const at::Tensor& grad, const at::Tensor& real,      \
+                                          const at::Tensor& fake, double real_label,            \
+                                          Reduction reduction, at::Tensor& grad_real,           \
+                                          at::Tensor& grad_fake);                               \
+  void generator_loss_kernel(const at::Tensor& fake, bool saturating, Reduction reduction,     \
+                             at::Tensor& loss, at::Tensor& d_fake);                             \
+  void generator_loss_backward_kernel(const at::Tensor& grad, const at::Tensor& fake,          \
+                                      bool saturating, Reduction reduction,                     \
+                                      at::Tensor& grad_fake);                                   \
+  void fused_leaky_relu_kernel(const at::Tensor& input, const at::Tensor* bias,                \
+                               const BiasLayout& layout, double negative_slope, double gain,    \
+                               at::Tensor& out);                                                \
+  void fused_leaky_relu_backward_kernel(const at::Tensor& grad_output, const at::Tensor& output, \
+                                        double negative_slope, double gain,                     \
+                                        at::Tensor& grad_input);
+
+namespace pygan::cpu::isa_default {
+PYGAN_DECLARE_CPU_KERNELS
+}
+namespace pygan::cpu::isa_avx2 {
+PYGAN_DECLARE_CPU_KERNELS
+}
+namespace pygan::cpu::isa_avx512 {
+PYGAN_DECLARE_CPU_KERNELS
+}

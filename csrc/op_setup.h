@@ -1,0 +1,189 @@
+// Checks, layouts and output allocation shared by the CPU and CUDA op wrappers, so that each
+// device file only launches its kernel.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+#include <string_view>
+
+#include "checks.h"
+#include "cpu/kernels.h"
+
+namespace pygan {
+
+// ---- GAN losses ----
+
+struct DiscriminatorLossSetup {
+  Reduction reduction;
+  at::Tensor real, fake;              // contiguous
+  at::Tensor loss, d_real, d_fake;    // outputs
+};
+
+inline DiscriminatorLossSetup setup_discriminator_loss(const at::Tensor& real,
+                                                       const at::Tensor& fake, double real_label,
+                                                       std::string_view reduction) {
+  constexpr const char* op = "pygan.discriminator_loss";
+  const Reduction red = parse_reduction(reduction, op);
+  check_floating(real, op, "real_logits");
+  check_floating(fake, op, "fake_logits");
+  check_same_device_dtype(real, "real_logits", fake, "fake_logits", op);
+  check_real_label(real_label, op);
+  TORCH_CHECK(red != Reduction::kNone || real.sizes() == fake.sizes(), op,
+              ": reduction='none' returns the per-pair value -log D(x_i) - log(1 - D(G(z_i))), so "
+              "real_logits and fake_logits need the same shape, got ", real.sizes(), " and ",
+              fake.sizes(), "; use reduction='mean' or 'sum' for batches of different sizes");
+  at::Tensor rc = real.contiguous();
+  at::Tensor fc = fake.contiguous();
+  at::Tensor loss = red == Reduction::kNone ? at::empty_like(rc) : at::empty({}, real.options());
+  return {red, rc, fc, loss, at::empty({}, real.options()), at::empty({}, real.options())};
+}
+
+struct DiscriminatorLossBackwardSetup {
+  Reduction reduction;
+  at::Tensor grad, real, fake;        // contiguous
+  at::Tensor grad_real, grad_fake;    // outputs
+};
+
+inline DiscriminatorLossBackwardSetup setup_discriminator_loss_backward(
+    const at::Tensor& grad, const at::Tensor& real, const at::Tensor& fake, double real_label,
+    std::string_view reduction) {
+  constexpr const char* op = "pygan.discriminator_loss_backward";
+  const Reduction red = parse_reduction(reduction, op);
+  check_floating(real, op, "real_logits");
+  check_floating(fake, op, "fake_logits");
+  check_same_device_dtype(real, "real_logits", fake, "fake_logits", op);
+  check_same_device_dtype(real, "real_logits", grad, "grad_loss", op);
+  check_real_label(real_label, op);
+  check_loss_grad(grad, real, red, op);
+  if (red == Reduction::kNone) check_loss_grad(grad, fake, red, op);
+  at::Tensor rc = real.contiguous();
+  at::Tensor fc = fake.contiguous();
+  return {red, grad.contiguous(), rc, fc, at::empty_like(rc), at::empty_like(fc)};
+}
+
+struct GeneratorLossSetup {
+  Reduction reduction;
+  at::Tensor fake;
+  at::Tensor loss, d_fake;
+};
+
+inline GeneratorLossSetup setup_generator_loss(const at::Tensor& fake, std::string_view reduction) {
+  constexpr const char* op = "pygan.generator_loss";
+  const Reduction red = parse_reduction(reduction, op);
+  check_floating(fake, op, "fake_logits");
+  at::Tensor fc = fake.contiguous();
+  at::Tensor loss = red == Reduction::kNone ? at::empty_like(fc) : at::empty({}, fake.options());
+  return {red, fc, loss, at::empty({}, fake.options())};
+}
+
+struct GeneratorLossBackwardSetup {
+  Reduction reduction;
+  at::Tensor grad, fake;
+  at::Tensor grad_fake;
+};
+
+inline GeneratorLossBackwardSetup setup_generator_loss_backward(const at::Tensor& grad,
+                                                                const at::Tensor& fake,
+                                                                std::string_view reduction) {
+  constexpr const char* op = "pygan.generator_loss_backward";
+  const Reduction red = parse_reduction(reduction, op);
+  check_floating(fake, op, "fake_logits");
+  check_same_device_dtype(fake, "fake_logits", grad, "grad_loss", op);
+  check_loss_grad(grad, fake, red, op);
+  at::Tensor fc = fake.contiguous();
+  return {red, grad.contiguous(), fc, at::empty_like(fc)};
+}
+
+// ---- fused LeakyReLU ----
+
+struct LeakyReLUSetup {
+  at::Tensor input;          // densely strided; the kernel walks its storage linearly
+  cpu::BiasLayout layout;
+  bool has_bias = false;
+  at::Tensor bias;           // contiguous, when has_bias
+  // The result is computed in `input`'s layout; when it differs from the caller's tensor (an
+  // unusual permutation with a bias), it is copied into a tensor laid out like the caller's.
+  bool copy_result = false;
+};
+
+inline LeakyReLUSetup setup_fused_leaky_relu(const at::Tensor& input,
+                                             const std::optional<at::Tensor>& bias,
+                                             double negative_slope, double gain, const char* op) {
+  check_floating(input, op, "input");
+  check_leaky_params(negative_slope, gain, op);
+  LeakyReLUSetup s;
+  s.input = input.is_non_overlapping_and_dense()
+                ? input
+                : input.contiguous(input.suggest_memory_format());
+  if (!bias.has_value() || !bias->defined()) return s;
+  check_bias(input, *bias, op);
+  s.has_bias = true;
+  s.bias = bias->contiguous();
+  s.layout.channels = input.size(1);
+  const int64_t per_sample = input.size(0) == 0 ? 0 : input.numel() / input.size(0);
+  s.layout.inner = input.size(1) == 0 ? 0 : per_sample / input.size(1);
+  if (s.input.is_contiguous()) return s;
+  if ((s.input.dim() == 4 && s.input.is_contiguous(at::MemoryFormat::ChannelsLast)) ||
+      (s.input.dim() == 5 && s.input.is_contiguous(at::MemoryFormat::ChannelsLast3d))) {
+    s.layout.channels_last = true;
+    return s;
+  }
+  s.input = input.contiguous();
+  s.copy_result = true;
+  return s;
+}
+
+// The device-independent parts of the forward ops; `run(setup, out)` launches the device kernel.
+template <typename Run>
+at::Tensor fused_leaky_relu_forward(const at::Tensor& input, const std::optional<at::Tensor>& bias,
+                                    double negative_slope, double gain, const Run& run) {
+  const auto s = setup_fused_leaky_relu(input, bias, negative_slope, gain, "pygan.fused_leaky_relu");
+  at::Tensor out = at::empty_like(s.input);
+  run(s, out);
+  if (!s.copy_result) return out;
+  at::Tensor laid_out = at::empty_like(input);
+  laid_out.copy_(out);
+  return laid_out;
+}
+
+template <typename Run>
+void fused_leaky_relu_forward_(at::Tensor& input, const std::optional<at::Tensor>& bias,
+                               double negative_slope, double gain, const Run& run) {
+  const auto s = setup_fused_leaky_relu(input, bias, negative_slope, gain, "pygan.fused_leaky_relu_");
+  if (s.copy_result || !s.input.is_same(input)) {
+    at::Tensor out = at::empty_like(s.input);
+    run(s, out);
+    input.copy_(out);
+  } else {
+    run(s, input);  // elementwise: reading and writing the same element is safe
+  }
+}
+
+struct LeakyReLUBackwardSetup {
+  at::Tensor grad_output, output;  // same dense strides
+  at::Tensor grad_input;           // laid out like output
+};
+
+inline LeakyReLUBackwardSetup setup_fused_leaky_relu_backward(const at::Tensor& grad_output,
+                                                              const at::Tensor& output,
+                                                              double negative_slope, double gain) {
+  constexpr const char* op = "pygan.fused_leaky_relu_backward";
+  check_floating(output, op, "output");
+  check_floating(grad_output, op, "grad_output");
+  check_same_device_dtype(output, "output", grad_output, "grad_output", op);
+  check_leaky_params(negative_slope, gain, op);
+  TORCH_CHECK(grad_output.sizes() == output.sizes(), op, ": grad_output has shape ",
+              grad_output.sizes(), " but output has shape ", output.sizes());
+  at::Tensor out = output.is_non_overlapping_and_dense()
+                       ? output
+                       : output.contiguous(output.suggest_memory_format());
+  at::Tensor go = grad_output;
+  if (!(go.is_non_overlapping_and_dense() && go.strides() == out.strides())) {
+    go = at::empty_like(out);
+    go.copy_(grad_output);
+  }
+  return {go, out, at::empty_like(out)};
+}
+
+}  // namespace pygan

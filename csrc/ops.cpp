@@ -1,0 +1,65 @@
+// The pygan operator library (torch.ops.pygan.*) and the Python module pygan._C that loads it.
+#include <Python.h>
+#include <torch/library.h>
+
+#include "cpu/isa.h"
+
+TORCH_LIBRARY(pygan, m) {
+  // Fake (meta) kernels live in Python; torch imports this module when it needs them.
+  m.set_python_module("pygan.ops._fake");
+  m.def(
+      "discriminator_loss(Tensor real_logits, Tensor fake_logits, float real_label=1.0, "
+      "str reduction=\"mean\") -> (Tensor loss, Tensor d_real, Tensor d_fake)");
+  m.def(
+      "discriminator_loss_backward(Tensor grad_loss, Tensor real_logits, Tensor fake_logits, "
+      "float real_label, str reduction) -> (Tensor grad_real, Tensor grad_fake)");
+  m.def(
+      "generator_loss(Tensor fake_logits, bool saturating=False, str reduction=\"mean\") "
+      "-> (Tensor loss, Tensor d_fake)");
+  m.def(
+      "generator_loss_backward(Tensor grad_loss, Tensor fake_logits, bool saturating, "
+      "str reduction) -> Tensor");
+  m.def(
+      "fused_leaky_relu(Tensor input, Tensor? bias=None, float negative_slope=0.2, "
+      "float gain=1.0) -> Tensor");
+  m.def(
+      "fused_leaky_relu_(Tensor(a!) input, Tensor? bias=None, float negative_slope=0.2, "
+      "float gain=1.0) -> ()");
+  m.def(
+      "fused_leaky_relu_backward(Tensor grad_output, Tensor output, float negative_slope, "
+      "float gain) -> Tensor");
+}
+
+namespace {
+
+PyObject* cpu_isa(PyObject*, PyObject*) {
+  return PyUnicode_FromString(pygan::cpu::isa_name(pygan::cpu::active_isa()).c_str());
+}
+
+PyObject* compiled_isas(PyObject*, PyObject*) {
+#if defined(PYGAN_HAVE_AVX512) && defined(PYGAN_HAVE_AVX2)
+  return Py_BuildValue("(sss)", "default", "avx2", "avx512");
+#else
+  return Py_BuildValue("(s)", "default");
+#endif
+}
+
+PyObject* compiled_with_cuda(PyObject*, PyObject*) {
+#ifdef PYGAN_WITH_CUDA
+  Py_RETURN_TRUE;
+#else
+  Py_RETURN_FALSE;
+#endif
+}
+
+PyMethodDef methods[] = {
+    {"cpu_isa", cpu_isa, METH_NOARGS, "The instruction set whose CPU kernels run here."},
+    {"compiled_isas", compiled_isas, METH_NOARGS, "Instruction sets the CPU kernels were built for."},
+    {"compiled_with_cuda", compiled_with_cuda, METH_NOARGS, "Whether CUDA kernels are built in."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyModuleDef module = {PyModuleDef_HEAD_INIT, "pygan._C", "pygan's fused kernels.", -1, methods};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__C() { return PyModule_Create(&module); }

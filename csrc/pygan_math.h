@@ -1,0 +1,143 @@
+// Every formula pygan computes, written once.
+//
+// The formulas are templates over the arithmetic type T. T is float or double on the CUDA device
+// and in scalar CPU loops, and at::vec::Vectorized<float|double> in vectorised CPU loops (whose
+// primitive overloads live in cpu/vec_math.h and must be declared before this header). So the CPU
+// tests verify the same arithmetic the GPU runs.
+#pragma once
+
+#include <cmath>
+
+#if defined(__CUDACC__) || defined(__HIPCC__)
+#define PYGAN_HD __host__ __device__ __forceinline__
+#else
+#define PYGAN_HD inline
+#endif
+
+// CPU kernel files compile this header once per instruction set, each inside its own namespace,
+// so that no inline function is shared between translation units built for different ISAs.
+#ifndef PYGAN_MATH_NS
+#define PYGAN_MATH_NS pygan::math
+#endif
+
+namespace PYGAN_MATH_NS {
+
+// ---- scalar primitives (NaN in `a` propagates, like torch.maximum / torch.minimum) ----
+PYGAN_HD float exp_(float a) { return ::expf(a); }
+PYGAN_HD double exp_(double a) { return ::exp(a); }
+PYGAN_HD float log1p_(float a) { return ::log1pf(a); }
+PYGAN_HD double log1p_(double a) { return ::log1p(a); }
+PYGAN_HD float abs_(float a) { return ::fabsf(a); }
+PYGAN_HD double abs_(double a) { return ::fabs(a); }
+template <typename S>
+PYGAN_HD S max_(S a, S b) { return a < b ? b : a; }
+template <typename S>
+PYGAN_HD S min_(S a, S b) { return a > b ? b : a; }
+// `when_pos` where x > 0 (strictly), else `otherwise`. Branch-free select.
+template <typename S>
+PYGAN_HD S select_pos(S x, S when_pos, S otherwise) { return x > S(0) ? when_pos : otherwise; }
+// `when_nonneg` where x >= 0, else `otherwise`.
+template <typename S>
+PYGAN_HD S select_nonneg(S x, S when_nonneg, S otherwise) { return x >= S(0) ? when_nonneg : otherwise; }
+
+// ---- logistic pieces, sharing one exp(-|x|) ----
+
+// sigmoid(x) and sigmoid(-x) without overflow for any finite x.
+template <typename T>
+struct SigmoidPair {
+  T pos;  // sigmoid(x)
+  T neg;  // sigmoid(-x) = 1 - sigmoid(x), computed without cancellation
+};
+
+template <typename T>
+PYGAN_HD SigmoidPair<T> sigmoid_pair_from_exp(T x, T e) {
+  // e = exp(-|x|) in (0, 1]; 1 / (1 + e) is the larger of the two probabilities.
+  const T big = T(1) / (T(1) + e);
+  const T small = e * big;
+  return {select_nonneg(x, big, small), select_nonneg(x, small, big)};
+}
+
+template <typename T>
+PYGAN_HD SigmoidPair<T> sigmoid_pair(T x) {
+  return sigmoid_pair_from_exp(x, exp_(-abs_(x)));
+}
+
+// softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
+template <typename T>
+PYGAN_HD T softplus(T x) {
+  return max_(x, T(0)) + log1p_(exp_(-abs_(x)));
+}
+
+// ---- GAN losses on discriminator logits ----
+//
+// With D(x) = sigmoid(l):  -log D = softplus(-l),  -log(1 - D) = softplus(l).
+
+template <typename T>
+struct TermAndProb {
+  T term;  // the loss term of one logit
+  T prob;  // D = sigmoid(logit), reported for logging
+};
+
+// Real logit with target t (t = 1 - smoothing): BCE(l, t) = softplus(-l) + (1 - t) * l.
+// `one_minus_t` is 0 without smoothing; the multiply is skipped then so that l = +-inf
+// gives the exact limit instead of 0 * inf.
+template <typename T>
+PYGAN_HD TermAndProb<T> bce_real(T l, T one_minus_t, bool smoothed) {
+  const T e = exp_(-abs_(l));
+  const T shared = log1p_(e);
+  T term = max_(-l, T(0)) + shared;
+  if (smoothed) term = term + one_minus_t * l;
+  return {term, sigmoid_pair_from_exp(l, e).pos};
+}
+
+// d BCE(l, t) / dl = sigmoid(l) - t = (1 - t) - sigmoid(-l).
+template <typename T>
+PYGAN_HD T bce_real_grad(T l, T one_minus_t) {
+  return one_minus_t - sigmoid_pair(l).neg;
+}
+
+// Fake logit, target 0: -log(1 - D) = softplus(l).
+template <typename T>
+PYGAN_HD TermAndProb<T> bce_fake(T l) {
+  const T e = exp_(-abs_(l));
+  return {max_(l, T(0)) + log1p_(e), sigmoid_pair_from_exp(l, e).pos};
+}
+
+// d softplus(l) / dl = sigmoid(l).
+template <typename T>
+PYGAN_HD T bce_fake_grad(T l) {
+  return sigmoid_pair(l).pos;
+}
+
+// Generator, non-saturating: -log D(G(z)) = softplus(-l); gradient -sigmoid(-l).
+// Generator, saturating:      log(1 - D(G(z))) = -softplus(l); gradient -sigmoid(l).
+template <typename T>
+PYGAN_HD TermAndProb<T> generator_term(T l, bool saturating) {
+  const T e = exp_(-abs_(l));
+  const T shared = log1p_(e);
+  const T term = saturating ? -(max_(l, T(0)) + shared) : max_(-l, T(0)) + shared;
+  return {term, sigmoid_pair_from_exp(l, e).pos};
+}
+
+template <typename T>
+PYGAN_HD T generator_grad(T l, bool saturating) {
+  const SigmoidPair<T> s = sigmoid_pair(l);
+  return saturating ? -s.pos : -s.neg;
+}
+
+// ---- LeakyReLU with gain ----
+
+// gain * leaky_relu(v): branch-free, max + slope * min.
+template <typename T>
+PYGAN_HD T leaky_relu(T v, T slope, T gain) {
+  return gain * (max_(v, T(0)) + slope * min_(v, T(0)));
+}
+
+// d out / d v, read from the output: with gain > 0, out > 0 exactly where v > 0, so the
+// backward keeps only the output (no input, no mask).
+template <typename T>
+PYGAN_HD T leaky_relu_grad_from_output(T out, T slope, T gain) {
+  return select_pos(out, gain, gain * slope);
+}
+
+}  // namespace PYGAN_MATH_NS

@@ -1,0 +1,3 @@
+from pygan.cli import main
+
+main()

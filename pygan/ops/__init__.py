@@ -1,0 +1,15 @@
+"""pygan's fused ops: the public Python face of the pygan._C kernels."""
+
+from pygan.ops.gan_loss import discriminator_loss, generator_loss
+from pygan.ops.leaky_relu import FusedLeakyReLU, fused_leaky_relu, fused_leaky_relu_
+from pygan.ops.reference import DiscriminatorLossResult, GeneratorLossResult
+
+__all__ = [
+    "DiscriminatorLossResult",
+    "FusedLeakyReLU",
+    "GeneratorLossResult",
+    "discriminator_loss",
+    "fused_leaky_relu",
+    "fused_leaky_relu_",
+    "generator_loss",
+]

@@ -1,0 +1,60 @@
+"""Argument checks for the reference path, worded like the compiled kernels' own checks."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def fail(op: str, message: str) -> None:
+    raise RuntimeError(f"{op}: {message}")
+
+
+def reduction(op: str, value: str) -> None:
+    if value not in REDUCTIONS:
+        fail(op, f"reduction must be 'mean', 'sum' or 'none', got '{value}'")
+
+
+def floating(op: str, name: str, t: object) -> None:
+    if not isinstance(t, torch.Tensor):
+        fail(op, f"{name} must be a tensor, got {type(t).__name__}")
+    if t.dtype not in FLOAT_DTYPES:
+        fail(op, f"{name} must be float32, float64, float16 or bfloat16, got {t.dtype}; "
+                 "convert it with .float()")
+
+
+def same_device_dtype(op: str, a_name: str, a: torch.Tensor, b_name: str, b: torch.Tensor) -> None:
+    if a.device != b.device:
+        fail(op, f"{a_name} is on {a.device} but {b_name} is on {b.device}; "
+                 "move both to the same device")
+    if a.dtype != b.dtype:
+        fail(op, f"{a_name} is {a.dtype} but {b_name} is {b.dtype}; convert both to the same dtype")
+
+
+def real_label(op: str, value: float) -> None:
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        fail(op, "real_label must lie in [0, 1] (1.0 = no smoothing, 0.9 = one-sided smoothing), "
+                 f"got {value}")
+
+
+def leaky_params(op: str, negative_slope: float, gain: float) -> None:
+    if not math.isfinite(negative_slope):
+        fail(op, f"negative_slope must be finite, got {negative_slope}")
+    if not (math.isfinite(gain) and gain > 0.0):
+        fail(op, "gain must be a finite number > 0 (it scales the output; the backward reads the "
+                 f"sign of the output), got {gain}")
+
+
+def bias(op: str, x: torch.Tensor, b: torch.Tensor) -> None:
+    floating(op, "bias", b)
+    same_device_dtype(op, "input", x, "bias", b)
+    if x.dim() < 2:
+        fail(op, "a bias is added along dim 1, so input needs at least 2 dims, "
+                 f"got shape {tuple(x.shape)}")
+    if b.dim() != 1 or b.numel() != x.shape[1]:
+        fail(op, f"bias must be 1-D with one value per channel (input.size(1) = {x.shape[1]}), "
+                 f"got shape {tuple(b.shape)}")

@@ -1,0 +1,64 @@
+"""Fake (meta) kernels: output shapes, dtypes and strides of the pygan ops without computing
+them, so that torch.compile traces the ops without graph breaks. Each mirrors the allocation in
+csrc/op_setup.h."""
+
+from __future__ import annotations
+
+import torch
+
+from pygan.ops import _checks
+
+
+def _scalar(like: torch.Tensor) -> torch.Tensor:
+    return like.new_empty(())
+
+
+@torch.library.register_fake("pygan::discriminator_loss")
+def _discriminator_loss(real_logits, fake_logits, real_label=1.0, reduction="mean"):
+    # A tensor on the meta device routes the call here: check devices as the kernels do.
+    _checks.same_device_dtype("pygan.discriminator_loss", "real_logits", real_logits,
+                              "fake_logits", fake_logits)
+    if reduction == "none":
+        loss = torch.empty_like(real_logits, memory_format=torch.contiguous_format)
+    else:
+        loss = _scalar(real_logits)
+    return loss, _scalar(real_logits), _scalar(real_logits)
+
+
+@torch.library.register_fake("pygan::discriminator_loss_backward")
+def _discriminator_loss_backward(grad_loss, real_logits, fake_logits, real_label, reduction):
+    return (torch.empty_like(real_logits, memory_format=torch.contiguous_format),
+            torch.empty_like(fake_logits, memory_format=torch.contiguous_format))
+
+
+@torch.library.register_fake("pygan::generator_loss")
+def _generator_loss(fake_logits, saturating=False, reduction="mean"):
+    if reduction == "none":
+        loss = torch.empty_like(fake_logits, memory_format=torch.contiguous_format)
+    else:
+        loss = _scalar(fake_logits)
+    return loss, _scalar(fake_logits)
+
+
+@torch.library.register_fake("pygan::generator_loss_backward")
+def _generator_loss_backward(grad_loss, fake_logits, saturating, reduction):
+    return torch.empty_like(fake_logits, memory_format=torch.contiguous_format)
+
+
+@torch.library.register_fake("pygan::fused_leaky_relu")
+def _fused_leaky_relu(input, bias=None, negative_slope=0.2, gain=1.0):
+    if bias is not None:
+        _checks.bias("pygan.fused_leaky_relu", input, bias)
+    return torch.empty_like(input)
+
+
+@torch.library.register_fake("pygan::fused_leaky_relu_")
+def _fused_leaky_relu_(input, bias=None, negative_slope=0.2, gain=1.0):
+    if bias is not None:
+        _checks.bias("pygan.fused_leaky_relu_", input, bias)
+    return None
+
+
+@torch.library.register_fake("pygan::fused_leaky_relu_backward")
+def _fused_leaky_relu_backward(grad_output, output, negative_slope, gain):
+    return torch.empty_like(output)

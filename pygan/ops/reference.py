@@ -1,0 +1,87 @@
+"""Pure-PyTorch formulas of pygan's fused ops: the fallback without the extension, and the oracle
+the kernels are tested against. Same stable softplus form as csrc/pygan_math.h.
+
+With D(x) = sigmoid(l):  -log D = softplus(-l)  and  -log(1 - D) = softplus(l).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from pygan.ops import _checks
+
+
+class DiscriminatorLossResult(NamedTuple):
+    loss: torch.Tensor    # -log D(x) - log(1 - D(G(z))), reduced as asked
+    d_real: torch.Tensor  # mean D(x), detached, for logging
+    d_fake: torch.Tensor  # mean D(G(z)), detached, for logging
+
+
+class GeneratorLossResult(NamedTuple):
+    loss: torch.Tensor
+    d_fake: torch.Tensor
+
+
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    """log(1 + exp(x)) without overflow: max(x, 0) + log1p(exp(-|x|))."""
+    return torch.clamp_min(x, 0) + torch.log1p(torch.exp(-x.abs()))
+
+
+def _reduce(terms: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return terms.mean()
+    if reduction == "sum":
+        return terms.sum()
+    return terms
+
+
+def _mean_probability(logits: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(logits.detach()).mean()
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *,
+                       reduction: str = "mean", real_label: float = 1.0) -> DiscriminatorLossResult:
+    op = "pygan.discriminator_loss"
+    _checks.reduction(op, reduction)
+    _checks.floating(op, "real_logits", real_logits)
+    _checks.floating(op, "fake_logits", fake_logits)
+    _checks.same_device_dtype(op, "real_logits", real_logits, "fake_logits", fake_logits)
+    _checks.real_label(op, real_label)
+    if reduction == "none" and real_logits.shape != fake_logits.shape:
+        _checks.fail(op, "reduction='none' returns the per-pair value, so real_logits and "
+                         f"fake_logits need the same shape, got {tuple(real_logits.shape)} and "
+                         f"{tuple(fake_logits.shape)}; use reduction='mean' or 'sum'")
+    # BCE(l, t) = softplus(-l) + (1 - t) * l; the product is skipped at t = 1 (exact at l = +-inf).
+    real_terms = softplus(-real_logits)
+    if real_label != 1.0:
+        real_terms = real_terms + (1.0 - real_label) * real_logits
+    fake_terms = softplus(fake_logits)
+    if reduction == "none":
+        loss = real_terms + fake_terms
+    else:
+        loss = _reduce(real_terms, reduction) + _reduce(fake_terms, reduction)
+    return DiscriminatorLossResult(loss, _mean_probability(real_logits),
+                                   _mean_probability(fake_logits))
+
+
+def generator_loss(fake_logits: torch.Tensor, *, saturating: bool = False,
+                   reduction: str = "mean") -> GeneratorLossResult:
+    op = "pygan.generator_loss"
+    _checks.reduction(op, reduction)
+    _checks.floating(op, "fake_logits", fake_logits)
+    # saturating: log(1 - D(G(z))) = -softplus(l); non-saturating: -log D(G(z)) = softplus(-l)
+    terms = -softplus(fake_logits) if saturating else softplus(-fake_logits)
+    return GeneratorLossResult(_reduce(terms, reduction), _mean_probability(fake_logits))
+
+
+def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None,
+                     negative_slope: float = 0.2, gain: float = 1.0) -> torch.Tensor:
+    op = "pygan.fused_leaky_relu"
+    _checks.floating(op, "input", x)
+    _checks.leaky_params(op, negative_slope, gain)
+    if bias is not None:
+        _checks.bias(op, x, bias)
+        x = x + bias.view([1, -1] + [1] * (x.dim() - 2))
+    return torch.nn.functional.leaky_relu(x, negative_slope) * gain

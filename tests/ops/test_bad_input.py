@@ -1,0 +1,85 @@
+"""Bad input raises a RuntimeError that names the argument, on both the kernel and reference paths."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pygan._extension import compiled_for
+from pygan.ops import discriminator_loss, fused_leaky_relu, fused_leaky_relu_, generator_loss, reference
+
+PATHS = {
+    "kernel": (discriminator_loss, generator_loss, fused_leaky_relu),
+    "reference": (reference.discriminator_loss, reference.generator_loss, reference.fused_leaky_relu),
+}
+needs_kernel = pytest.mark.skipif(not compiled_for("cpu"), reason="pygan._C is not built")
+
+
+@pytest.fixture(params=[pytest.param("kernel", marks=needs_kernel), "reference"])
+def path(request):
+    return PATHS[request.param]
+
+
+def test_integer_logits(path):
+    d_loss, g_loss, _ = path
+    with pytest.raises(RuntimeError, match=r"real_logits must be float32.*\.float\(\)"):
+        d_loss(torch.ones(4, 1, dtype=torch.long), torch.randn(4, 1))
+    with pytest.raises(RuntimeError, match="fake_logits must be float32"):
+        g_loss(torch.ones(4, 1, dtype=torch.int32))
+
+
+def test_integer_activation_input(path):
+    with pytest.raises(RuntimeError, match="input must be float32"):
+        path[2](torch.ones(2, 3, dtype=torch.long))
+
+
+def test_bias_of_the_wrong_length(path):
+    expected = r"bias must be 1-D with one value per channel \(input.size\(1\) = 4\)"
+    with pytest.raises(RuntimeError, match=expected):
+        path[2](torch.randn(2, 4, 3, 3), torch.randn(5))
+
+
+def test_bias_on_a_one_dim_input(path):
+    with pytest.raises(RuntimeError, match="input needs at least 2 dims"):
+        path[2](torch.randn(4), torch.randn(4))
+
+
+def test_negative_or_zero_gain(path):
+    for gain in (-1.0, 0.0, float("nan")):
+        with pytest.raises(RuntimeError, match="gain must be a finite number > 0"):
+            path[2](torch.randn(2, 3), None, 0.2, gain)
+
+
+def test_tensors_on_different_devices(path):
+    d_loss = path[0]
+    with pytest.raises(RuntimeError, match="real_logits is on cpu but fake_logits is on meta"):
+        d_loss(torch.randn(4, 1), torch.randn(4, 1, device="meta"))
+    with pytest.raises(RuntimeError, match="input is on cpu but bias is on meta"):
+        path[2](torch.randn(2, 3), torch.randn(3, device="meta"))
+
+
+def test_mismatched_dtypes(path):
+    with pytest.raises(RuntimeError, match=r"real_logits is (torch\.float32|Float)"):
+        path[0](torch.randn(4, 1), torch.randn(4, 1, dtype=torch.float64))
+
+
+def test_bad_reduction_and_label(path):
+    d_loss, g_loss, _ = path
+    with pytest.raises(RuntimeError, match="reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        d_loss(torch.randn(4, 1), torch.randn(4, 1), reduction="avg")
+    with pytest.raises(RuntimeError, match="reduction must be"):
+        g_loss(torch.randn(4, 1), reduction="max")
+    with pytest.raises(RuntimeError, match=r"real_label must lie in \[0, 1\]"):
+        d_loss(torch.randn(4, 1), torch.randn(4, 1), real_label=1.5)
+    with pytest.raises(RuntimeError, match="need the same shape"):
+        d_loss(torch.randn(4, 1), torch.randn(3, 1), reduction="none")
+
+
+@needs_kernel
+def test_direct_op_calls_are_checked_too():
+    with pytest.raises(RuntimeError, match="grad_output has shape"):
+        torch.ops.pygan.fused_leaky_relu_backward(torch.randn(3), torch.randn(4), 0.2, 1.0)
+    with pytest.raises(RuntimeError, match="grad_loss must hold one value"):
+        torch.ops.pygan.generator_loss_backward(torch.randn(3), torch.randn(3), False, "mean")
+    with pytest.raises(RuntimeError, match="bias must be 1-D"):
+        fused_leaky_relu_(torch.randn(2, 3), torch.randn(2))

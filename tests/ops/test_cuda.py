@@ -1,0 +1,64 @@
+"""The CUDA kernels against the reference and the CPU kernels (run only where a GPU is present)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pygan._extension import compiled_for
+from pygan.ops import discriminator_loss, fused_leaky_relu, generator_loss, reference
+from tests.helpers import DTYPES, assert_close
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not compiled_for("cuda"), reason="pygan._C has no CUDA kernels"),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_losses_on_cuda_match_the_reference(dtype, reduction):
+    real = (torch.randn(5000, 1, dtype=torch.float64) * 3).to("cuda", dtype).requires_grad_()
+    fake = (torch.randn(5000, 1, dtype=torch.float64) * 3).to("cuda", dtype).requires_grad_()
+    out = discriminator_loss(real, fake, reduction=reduction, real_label=0.9)
+    r64, f64 = real.detach().cpu().double().requires_grad_(), fake.detach().cpu().double().requires_grad_()
+    ref = reference.discriminator_loss(r64, f64, reduction=reduction, real_label=0.9)
+    assert out.loss.device.type == "cuda"
+    assert_close(out.loss.cpu(), ref.loss, dtype)
+    assert_close(out.d_real.cpu(), ref.d_real, dtype)
+    g = torch.ones_like(out.loss) * 1.3
+    gr, gf = torch.autograd.grad(out.loss, (real, fake), g)
+    rr, rf = torch.autograd.grad(ref.loss, (r64, f64), g.cpu().double())
+    assert_close(gr.cpu(), rr, dtype)
+    assert_close(gf.cpu(), rf, dtype)
+    for saturating in (False, True):
+        gen = generator_loss(fake, saturating=saturating, reduction=reduction)
+        assert_close(gen.loss.cpu(),
+                     reference.generator_loss(f64, saturating=saturating, reduction=reduction).loss, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fused_leaky_relu_on_cuda_matches_the_reference(dtype, channels_last):
+    x = torch.randn(8, 16, 9, 9, device="cuda", dtype=dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    b = torch.randn(16, device="cuda", dtype=dtype, requires_grad=True)
+    out = fused_leaky_relu(x, b, 0.2, 1.4)
+    x64, b64 = x.detach().cpu().double().requires_grad_(), b.detach().cpu().double().requires_grad_()
+    ref = reference.fused_leaky_relu(x64, b64, 0.2, 1.4)
+    assert_close(out.cpu(), ref, dtype)
+    g = torch.randn_like(out)
+    assert_close(torch.autograd.grad(out, x, g)[0].cpu(),
+                 torch.autograd.grad(ref, x64, g.cpu().double())[0], dtype)
+
+
+def test_cuda_gradcheck_and_opcheck():
+    x = torch.randn(3, 4, 5, device="cuda", dtype=torch.float64)
+    x = torch.where(x.abs() < 0.1, x + 0.2, x).requires_grad_()
+    assert torch.autograd.gradgradcheck(lambda t: fused_leaky_relu(t, None, 0.2, 1.3), (x,))
+    r = torch.randn(6, 1, device="cuda", dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda t: discriminator_loss(t, t * 0.5).loss, (r,))
+    torch.library.opcheck(torch.ops.pygan.discriminator_loss.default, (r, r.detach() * 2, 1.0, "mean"))
+    torch.library.opcheck(torch.ops.pygan.fused_leaky_relu.default, (x, None, 0.2, 1.0))

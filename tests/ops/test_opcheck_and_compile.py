@@ -1,0 +1,83 @@
+"""Registration checks (torch.library.opcheck) and torch.compile(fullgraph=True) over the ops."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pygan._extension import compiled_for
+from pygan.ops import discriminator_loss, fused_leaky_relu, generator_loss, reference
+
+pytestmark = pytest.mark.skipif(not compiled_for("cpu"), reason="pygan._C is not built")
+
+ops = torch.ops.pygan
+
+
+def _x(*shape, grad=True, dtype=torch.float32):
+    return torch.randn(*shape, dtype=dtype, requires_grad=grad)
+
+
+def _samples():
+    cl = torch.randn(2, 3, 4, 4).contiguous(memory_format=torch.channels_last).requires_grad_()
+    yield ops.discriminator_loss.default, (_x(8, 1), _x(8, 1), 1.0, "mean")
+    yield ops.discriminator_loss.default, (_x(8, 1), _x(5, 1), 0.9, "sum")
+    f64 = torch.float64
+    yield ops.discriminator_loss.default, (_x(4, 2, dtype=f64), _x(4, 2, dtype=f64), 1.0, "none")
+    yield ops.discriminator_loss_backward.default, (torch.tensor(1.3), _x(8, 1), _x(6, 1), 0.9, "mean")
+    yield ops.discriminator_loss_backward.default, (torch.randn(3, 2), _x(3, 2), _x(3, 2), 1.0, "none")
+    yield ops.generator_loss.default, (_x(8, 1), False, "mean")
+    yield ops.generator_loss.default, (_x(8, 1), True, "none")
+    yield ops.generator_loss_backward.default, (torch.tensor(0.5), _x(8, 1), False, "sum")
+    yield ops.fused_leaky_relu.default, (_x(2, 3, 4, 4), _x(3), 0.2, 1.4)
+    yield ops.fused_leaky_relu.default, (cl, None, 0.1, 1.0)
+    yield ops.fused_leaky_relu.default, (_x(6, 5, dtype=torch.bfloat16), _x(5, dtype=torch.bfloat16), 0.2, 2.0)
+    yield ops.fused_leaky_relu_backward.default, (torch.randn(2, 3, 4), _x(2, 3, 4), 0.2, 1.0)
+    yield ops.fused_leaky_relu_.default, (torch.randn(2, 3, 4, 4), torch.randn(3), 0.2, 1.0)
+
+
+@pytest.mark.parametrize("op_and_args", list(_samples()), ids=lambda s: str(s[0]))
+def test_opcheck(op_and_args):
+    op, args = op_and_args
+    torch.library.opcheck(op, args)
+
+
+class TinyD(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 8, 4, 2, 1, bias=False)
+        self.bias1 = torch.nn.Parameter(torch.randn(8) * 0.1)
+        self.conv2 = torch.nn.Conv2d(8, 16, 4, 2, 1, bias=False)
+        self.bias2 = torch.nn.Parameter(torch.randn(16) * 0.1)
+        self.head = torch.nn.Conv2d(16, 1, 4, 1, 0)
+
+    def forward(self, x, act):
+        h = act(self.conv1(x), self.bias1, 0.2, 1.0)
+        h = act(self.conv2(h), self.bias2, 0.2, 1.0)
+        return self.head(h).flatten()
+
+
+def _gan_losses(d, real, fake, act, d_loss, g_loss):
+    real_logits, fake_logits = d(real, act), d(fake, act)
+    loss_d = d_loss(real_logits, fake_logits.detach(), real_label=0.9).loss
+    loss_g = g_loss(fake_logits).loss
+    return loss_d + loss_g
+
+
+@pytest.mark.slow
+def test_torch_compile_fullgraph_matches_eager():
+    torch._dynamo.reset()
+    d = TinyD()
+    real, fake = torch.randn(4, 1, 16, 16), torch.randn(4, 1, 16, 16)
+
+    def step(real, fake):
+        return _gan_losses(d, real, fake, fused_leaky_relu, discriminator_loss, generator_loss)
+
+    compiled = torch.compile(step, fullgraph=True)  # raises on any graph break
+    loss_c = compiled(real, fake)
+    grads_c = torch.autograd.grad(loss_c, list(d.parameters()))
+    loss_e = _gan_losses(d, real, fake, reference.fused_leaky_relu, reference.discriminator_loss,
+                         reference.generator_loss)
+    grads_e = torch.autograd.grad(loss_e, list(d.parameters()))
+    torch.testing.assert_close(loss_c, loss_e, rtol=1e-5, atol=1e-5)
+    for got, want in zip(grads_c, grads_e, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
