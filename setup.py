@@ -120,11 +120,34 @@ setup(
     long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["pygan", "pygan.*"]),
+    packages=[*find_packages(include=["pygan", "pygan.*"]), "pygan_plugins"],
+    package_dir={"pygan_plugins": "plugins/pygan_plugins"},
     ext_modules=[_extension()],
     cmdclass={"build_ext": BuildExtensionPerIsa.with_options(use_ninja=True)},
-    install_requires=["torch>=2.4", "typer>=0.12", "rich>=13", "numpy"],
+    install_requires=[
+        "torch>=2.4",
+        "typer>=0.12",
+        "rich>=13",
+        "numpy",
+        "pillow",
+        "matplotlib",
+        "scikit-image>=0.19",  # ships the LFW faces the default `faces` data uses
+        "tomli-w",
+    ],
     extras_require={"test": ["pytest>=8", "scipy", "ruff"]},
-    entry_points={"console_scripts": ["pygan = pygan.cli:main"]},
+    entry_points={
+        "console_scripts": ["pygan = pygan.cli:main"],
+        # pygan's own plugins, registered exactly as a third-party distribution registers its own.
+        "pygan.architectures": [
+            "dcgan = pygan_plugins.dcgan:DCGAN",
+            "mlp = pygan_plugins.mlp:MLPGAN",
+        ],
+        "pygan.datasets": [
+            "faces = pygan_plugins.faces:Faces",
+            "image-folder = pygan_plugins.image_folder:ImageFolder",
+            "ring8 = pygan_plugins.gaussian_mixtures:Ring8",
+            "grid25 = pygan_plugins.gaussian_mixtures:Grid25",
+        ],
+    },
     zip_safe=False,
 )

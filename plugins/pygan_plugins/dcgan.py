@@ -1,0 +1,105 @@
+"""DCGAN (Radford et al., 2016) as published: strided (transposed) convolutions and no pooling,
+BatchNorm in both nets (not on G's output nor D's input), ReLU + Tanh in G, LeakyReLU(0.2) in D,
+no fully connected hidden layers, weights from N(0, 0.02), Adam lr 2e-4, beta1 0.5.
+
+D's activations are pygan's fused LeakyReLU, and D returns logits for the fused losses (no
+Sigmoid layer). Any power-of-two image size from 16 to 256, any channel count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from itertools import pairwise
+from typing import Any
+
+from torch import nn
+
+from pygan.ops import FusedLeakyReLU
+from pygan.plugins import AdamSettings, Architecture, DataSpec, GanModels, Option
+
+MIN_SIZE, MAX_SIZE = 16, 256
+MAX_WIDTH_MULTIPLIER = 8  # widths double per layer up to 8x ngf/ndf, as in the paper's 64 px nets
+
+
+def _widths(base: int, size: int) -> list[int]:
+    """Channel widths from the 4x4 layer out to size/2: [.., 4*base, 2*base, base]."""
+    layers = int(math.log2(size)) - 2  # stride-2 layers between 4x4 and size x size
+    return [base * min(2 ** (layers - 1 - i), MAX_WIDTH_MULTIPLIER) for i in range(layers)]
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class Generator(nn.Module):
+    def __init__(self, latent_dim: int, channels: int, size: int, ngf: int) -> None:
+        super().__init__()
+        widths = _widths(ngf, size)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),  # z -> 4x4
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+        ]
+        for w_in, w_out in pairwise(widths):
+            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out),
+                       nn.ReLU(inplace=True)]
+        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, channels: int, size: int, ndf: int) -> None:
+        super().__init__()
+        widths = _widths(ndf, size)[::-1]  # ndf, 2*ndf, ... at sizes size/2, size/4, ..., 4
+        # First layer: no BatchNorm (the paper); the fused activation carries the bias.
+        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False),
+                                   FusedLeakyReLU(widths[0], bias=True, negative_slope=0.2)]
+        for w_in, w_out in pairwise(widths):
+            # BatchNorm's shift is the bias; the activation needs none.
+            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out),
+                       FusedLeakyReLU(w_out, bias=False, negative_slope=0.2)]
+        layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)]  # 4x4 -> one logit
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x).flatten()
+
+
+class DCGAN(Architecture):
+    description = "DCGAN (Radford et al. 2016): strided convs, BatchNorm, ReLU/Tanh G, LeakyReLU(0.2) D"
+    options = (
+        Option("latent-dim", int, 100, "size of z"),
+        Option("ngf", int, 64, "generator width (channels of its last hidden layer)"),
+        Option("ndf", int, 64, "discriminator width (channels of its first layer)"),
+    )
+    optimizer = AdamSettings(lr=2e-4, betas=(0.5, 0.999))
+
+    def accepts(self, spec: DataSpec) -> str | None:
+        if not spec.is_image:
+            return f"dcgan models images (C, H, W); this data is {spec.describe()}: try --arch mlp"
+        _, h, w = spec.shape
+        if h != w or h < MIN_SIZE or h > MAX_SIZE or h & (h - 1):
+            return (f"dcgan needs square images with a power-of-two size from {MIN_SIZE} to {MAX_SIZE}, "
+                    f"got {h}x{w}; set --image-size to one of 16, 32, 64, 128, 256")
+        if spec.value_range != (-1.0, 1.0):
+            return f"dcgan's Tanh output lies in [-1, 1], but this data is {spec.describe()}"
+        return None
+
+    def latent_shape(self, options: Mapping[str, Any]) -> tuple[int, ...]:
+        return (int(options["latent_dim"]),)
+
+    def build(self, spec: DataSpec, options: Mapping[str, Any]) -> GanModels:
+        channels, size, _ = spec.shape
+        g = Generator(int(options["latent_dim"]), channels, size, int(options["ngf"]))
+        d = Discriminator(channels, size, int(options["ndf"]))
+        g.apply(_init_weights)
+        d.apply(_init_weights)
+        return GanModels(g, d)

@@ -1,0 +1,73 @@
+"""The 2-D Gaussian mixtures of the mode-collapse literature (VEEGAN, PacGAN):
+
+ring8:  8 modes on the unit circle at angles 2*pi*k/8, std 0.01
+grid25: 25 modes on {-4, -2, 0, 2, 4}^2, std 0.05
+
+Samples are drawn once per dataset from --option seed, uniformly over the modes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from pygan.plugins import Dataset, DataSpec, Option
+
+
+class GaussianMixture(Dataset):
+    std: float = 0.0
+    options = (
+        Option("size", int, 50_000, "samples per epoch"),
+        Option("seed", int, 0, "seed of the sample draw"),
+    )
+
+    def modes(self) -> torch.Tensor:
+        """The (K, 2) mode centres."""
+        raise NotImplementedError
+
+    def spec(self, options: Mapping[str, Any]) -> DataSpec:
+        return DataSpec((2,), None)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        centres = self.modes()
+        which = torch.randint(len(centres), (n,), generator=generator)
+        return centres[which] + self.std * torch.randn(n, 2, generator=generator)
+
+    def load(self, options: Mapping[str, Any]) -> torch.utils.data.Dataset:
+        size = int(options["size"])
+        if size < 1:
+            raise ValueError(f"{type(self).__name__.lower()}: option size must be >= 1, got {size}")
+        generator = torch.Generator().manual_seed(int(options["seed"]))
+        return _Points(self.sample(size, generator))
+
+
+class _Points(torch.utils.data.Dataset):
+    def __init__(self, points: torch.Tensor) -> None:
+        self.points = points
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.points[index]
+
+
+class Ring8(GaussianMixture):
+    description = "8 Gaussians on the unit circle, std 0.01 (mode-collapse benchmark)"
+    std = 0.01
+
+    def modes(self) -> torch.Tensor:
+        angles = torch.arange(8, dtype=torch.float32) * (2 * math.pi / 8)
+        return torch.stack([angles.cos(), angles.sin()], dim=1)
+
+
+class Grid25(GaussianMixture):
+    description = "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (mode-collapse benchmark)"
+    std = 0.05
+
+    def modes(self) -> torch.Tensor:
+        axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
+        return torch.cartesian_prod(axis, axis)

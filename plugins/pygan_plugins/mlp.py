@@ -1,0 +1,84 @@
+"""The original fully connected GAN (Goodfellow et al., 2014), for vectors and small images:
+ReLU hidden layers in G, LeakyReLU (pygan's fused op, bias included) in D, logits out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from pygan.ops import FusedLeakyReLU
+from pygan.plugins import AdamSettings, Architecture, DataSpec, GanModels, Option
+
+MAX_FEATURES = 64 * 64 * 3
+
+
+class Generator(nn.Module):
+    def __init__(self, latent_dim: int, spec: DataSpec, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.shape = spec.shape
+        blocks: list[nn.Module] = []
+        width_in = latent_dim
+        for _ in range(layers):
+            blocks += [nn.Linear(width_in, hidden), nn.ReLU(inplace=True)]
+            width_in = hidden
+        blocks.append(nn.Linear(width_in, spec.numel))
+        if spec.value_range is not None:
+            blocks.append(nn.Tanh())  # mapped onto the value range in forward
+        self.net = nn.Sequential(*blocks)
+        self.value_range = spec.value_range
+
+    def forward(self, z):
+        out = self.net(z.flatten(1))
+        if self.value_range is not None:
+            low, high = self.value_range
+            out = low + (out + 1) * (high - low) / 2
+        return out.view(z.shape[0], *self.shape)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, spec: DataSpec, hidden: int, layers: int) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        width_in = spec.numel
+        for _ in range(layers):
+            blocks += [nn.Linear(width_in, hidden, bias=False), FusedLeakyReLU(hidden, negative_slope=0.2)]
+            width_in = hidden
+        blocks.append(nn.Linear(width_in, 1))
+        self.net = nn.Sequential(*blocks)
+
+    def forward(self, x):
+        return self.net(x.flatten(1)).flatten()
+
+
+class MLPGAN(Architecture):
+    description = "fully connected GAN (Goodfellow et al. 2014) for vectors and small images"
+    options = (
+        Option("latent-dim", int, 16, "size of z"),
+        Option("hidden", int, 256, "units per hidden layer"),
+        Option("layers", int, 3, "hidden layers in G and in D"),
+    )
+    optimizer = AdamSettings(lr=2e-4, betas=(0.5, 0.999))
+
+    def accepts(self, spec: DataSpec) -> str | None:
+        if spec.numel > MAX_FEATURES:
+            return (f"mlp is for vectors and small images (at most {MAX_FEATURES} values), "
+                    f"got {spec.describe()}: try --arch dcgan")
+        return None
+
+    def latent_shape(self, options: Mapping[str, Any]) -> tuple[int, ...]:
+        return (int(options["latent_dim"]),)
+
+    def build(self, spec: DataSpec, options: Mapping[str, Any]) -> GanModels:
+        hidden, layers = int(options["hidden"]), int(options["layers"])
+        if hidden < 1 or layers < 1:
+            raise ValueError(f"mlp: hidden and layers must be >= 1, got hidden={hidden}, layers={layers}")
+        g = Generator(int(options["latent_dim"]), spec, hidden, layers)
+        d = Discriminator(spec, hidden, layers)
+        for m in [*g.modules(), *d.modules()]:
+            if isinstance(m, nn.Linear):  # He init for ReLU-family nets
+                nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        return GanModels(g, d)

@@ -1,0 +1,1 @@
+"""One module per `pygan` command; pygan/cli.py assembles them into the Typer app."""

@@ -1,0 +1,1 @@
+"""Data helpers shared by dataset plugins (first-party and third-party)."""
