@@ -119,7 +119,7 @@ setup(
     description="GAN toolkit for PyTorch with fused C++/CUDA kernels, plugins and a CLI",
     long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
+    python_requires=">=3.11",
     packages=[*find_packages(include=["pygan", "pygan.*"]), "pygan_plugins"],
     package_dir={"pygan_plugins": "plugins/pygan_plugins"},
     ext_modules=[_extension()],

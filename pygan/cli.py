@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import typer
 
-from pygan.commands import info, plugins
+from pygan.commands import info, plugins, sample, train
 
 app = typer.Typer(help="pygan: GANs on fused C++/CUDA kernels.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
+app.command()(train.train)
+app.command()(sample.sample)
 app.command()(info.info)
 app.add_typer(plugins.app, name="plugins")
 

@@ -2,7 +2,8 @@
 
 With no options: the 100 faces of Labeled Faces in the Wild that scikit-image ships inside its
 wheel (`skimage.data.lfw_subset()`, the face half; 25x25 grayscale), resized to --image-size.
-No download. With --data-dir: a folder of face images (e.g. CelebA's aligned images), resized
+No download. An epoch serves them (and their mirror images) 20 times (--option repeat=N).
+With --data-dir: a folder of face images (e.g. CelebA's aligned images), resized
 and centre-cropped, RGB unless --option channels=1.
 """
 
@@ -20,16 +21,21 @@ from pygan.plugins import Dataset, DataSpec, Option
 LFW_FACES = 100  # lfw_subset(): 100 faces, then 100 non-face patches
 
 
-class FlippedTensors(torch.utils.data.Dataset):
-    """In-memory images, each also served mirrored left-right (faces are near-symmetric)."""
+class RepeatedFaces(torch.utils.data.Dataset):
+    """In-memory images, each also served mirrored left-right (faces are near-symmetric), the
+    whole set `repeat` times per epoch so that an epoch of 100 faces is not 1 step long."""
 
-    def __init__(self, images: torch.Tensor, flip: bool) -> None:
-        self.images, self.flip = images, flip
+    def __init__(self, images: torch.Tensor, flip: bool, repeat: int) -> None:
+        if repeat < 1:
+            raise ValueError(f"faces: option repeat must be >= 1, got {repeat}")
+        self.images, self.flip, self.repeat = images, flip, repeat
+        self.distinct = len(images) * (2 if flip else 1)
 
     def __len__(self) -> int:
-        return len(self.images) * (2 if self.flip else 1)
+        return self.distinct * self.repeat
 
     def __getitem__(self, index: int) -> torch.Tensor:
+        index %= self.distinct
         image = self.images[index % len(self.images)]
         return image.flip(-1) if index >= len(self.images) else image
 
@@ -50,6 +56,7 @@ class Faces(Dataset):
         Option("image-size", int, 32, "side of the square images"),
         Option("channels", int, None, "1 or 3; default 1 for the bundled faces, 3 for --data-dir"),
         Option("flip", bool, True, "also serve each bundled face mirrored"),
+        Option("repeat", int, 20, "passes over the bundled faces per epoch"),
     )
 
     def _channels(self, options: Mapping[str, Any]) -> int:
@@ -70,4 +77,4 @@ class Faces(Dataset):
             faces = faces.expand(-1, 3, -1, -1).contiguous()
         elif channels != 1:
             raise ValueError(f"faces: channels must be 1 or 3, got {channels}")
-        return FlippedTensors(faces, bool(options["flip"]))
+        return RepeatedFaces(faces, bool(options["flip"]), int(options["repeat"]))

@@ -20,10 +20,11 @@ def resolved(name, **given):
 
 
 def test_bundled_faces_need_no_download_and_are_real_faces():
-    faces, options = resolved("faces", image_size=32)
+    faces, options = resolved("faces", image_size=32, repeat=1)
     assert faces.spec(options) == DataSpec((1, 32, 32), (-1.0, 1.0))
     data = faces.load(options)
     assert len(data) == 200  # 100 faces, each also mirrored
+    assert len(faces.load({**options, "repeat": 3})) == 600
     images = torch.stack([data[i] for i in range(len(data))])
     assert images.shape == (200, 1, 32, 32)
     assert images.min() >= -1 and images.max() <= 1 and images.std() > 0.2
@@ -31,13 +32,14 @@ def test_bundled_faces_need_no_download_and_are_real_faces():
     # At the native 25 px they are exactly the face half of scikit-image's LFW subset.
     from skimage.data import lfw_subset
 
-    native = faces.load(plugins.resolve_options("faces", faces.options, {"image_size": 25, "flip": False}))
+    native = faces.load(plugins.resolve_options("faces", faces.options, {"image_size": 25, "flip": False,
+                                                                         "repeat": 1}))
     expected = torch.from_numpy(lfw_subset()[:100]).float().unsqueeze(1) * 2 - 1
     torch.testing.assert_close(torch.stack([native[i] for i in range(100)]), expected, atol=1e-5, rtol=0)
 
 
 def test_faces_sizes_and_options():
-    faces, options = resolved("faces", image_size=64, flip=False, channels=3)
+    faces, options = resolved("faces", image_size=64, flip=False, channels=3, repeat=1)
     data = faces.load(options)
     assert len(data) == 100 and data[0].shape == (3, 64, 64)
 

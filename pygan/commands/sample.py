@@ -1,0 +1,52 @@
+"""`pygan sample`: images (a grid or files) or a latent walk from a trained generator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pygan.commands.errors import exit_on_user_error
+
+
+def sample(
+    checkpoint: Path = typer.Argument(..., help="A run directory or a .pt checkpoint written by `pygan train`."),
+    n: int = typer.Option(64, "--n", "-n", help="How many samples.", min=1),
+    out: Path = typer.Option(Path("samples.png"), "--out", help="Output PNG (or folder with --no-grid)."),
+    grid: bool = typer.Option(True, "--grid/--no-grid", help="One grid image, or one PNG per sample."),
+    interpolate: bool = typer.Option(False, "--interpolate", help="Latent walks: rows from one z to another."),
+    steps: int = typer.Option(8, "--steps", help="Images per latent walk.", min=2),
+    seed: int = typer.Option(0, "--seed", help="Seed of the latent draws."),
+    ema: bool = typer.Option(True, "--ema/--no-ema", help="Use the EMA weights when the run kept them."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+) -> None:
+    """Generate samples from a trained generator."""
+    import torch
+
+    from pygan.sampling import latent_walks, load_generator
+    from pygan.training import artifacts
+    from pygan.training.trainer import generate
+
+    with exit_on_user_error():
+        loaded = load_generator(checkpoint, ema=ema, device=device)
+    if interpolate:
+        z, nrow = latent_walks(loaded, max(1, n // steps), steps, seed), steps
+    else:
+        z, nrow = loaded.latent(n, seed), 0
+    images = generate(loaded.generator, z.to(device)).cpu()
+    spec = loaded.spec
+    if not spec.is_image:
+        if spec.shape != (2,):
+            torch.save(images, out.with_suffix(".pt"))
+            typer.echo(f"wrote {len(images)} samples of shape {spec.shape} to {out.with_suffix('.pt')}")
+            return
+        artifacts.save_scatter(images, out, title=f"{checkpoint} (step {loaded.step})")
+    elif grid:
+        artifacts.save_image_grid(images, out, spec.value_range or (-1.0, 1.0), nrow=nrow)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(images):
+            artifacts.save_image_grid(image[None], out / f"sample-{i:04d}.png", spec.value_range or (-1.0, 1.0),
+                                      nrow=1)
+    weights = "EMA" if loaded.used_ema else "raw"
+    typer.echo(f"wrote {len(images)} samples ({weights} weights, step {loaded.step}) to {out}")

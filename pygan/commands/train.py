@@ -1,0 +1,103 @@
+"""`pygan train`: train a GAN from an architecture plugin and a dataset plugin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from pygan.commands.errors import exit_on_user_error
+
+ARCH_HELP = "Architecture plugin (see `pygan plugins list`)."
+PLUGIN_HELP = "Dataset plugin (see `pygan plugins list`)."
+
+
+def _key_values(pairs: list[str] | None, flag: str) -> dict[str, str]:
+    values = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=flag)
+        values[key.strip()] = value.strip()
+    return values
+
+
+def train(
+    arch: str = typer.Option(None, "--arch", help=ARCH_HELP + " Default: dcgan."),
+    plugin: str = typer.Option(None, "--plugin", help=PLUGIN_HELP + " Default: faces."),
+    config: Path = typer.Option(None, "--config", help="TOML file with [data] [model] [train] [output] tables.",
+                                exists=True, dir_okay=False),
+    data_dir: str = typer.Option(None, "--data-dir", help="Folder of data for the dataset plugin."),
+    image_size: int = typer.Option(None, "--image-size", help="Image side for image datasets."),
+    option: list[str] = typer.Option(None, "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
+    arch_option: list[str] = typer.Option(None, "--arch-option", help="Architecture option KEY=VALUE (repeatable)."),
+    epochs: int = typer.Option(None, "--epochs", help="Epochs to train (default 25)."),
+    max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many D steps in total (0 = no limit)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Samples per batch (default 64)."),
+    d_steps: int = typer.Option(None, "--d-steps", help="Discriminator steps per generator step (default 1)."),
+    loss: str = typer.Option(None, "--loss", help="non-saturating (default) or saturating."),
+    real_label: float = typer.Option(None, "--real-label", help="Real target; 0.9 = one-sided label smoothing."),
+    lr: float = typer.Option(None, "--lr", help="Adam learning rate (default: the architecture's)."),
+    seed: int = typer.Option(None, "--seed", help="Seed: same seed, same numbers on CPU (default 0)."),
+    device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
+    ema: float = typer.Option(None, "--ema", help="EMA decay for G's weights, e.g. 0.999 (default off)."),
+    amp: str = typer.Option(None, "--amp", help="Mixed precision on CUDA: auto (default), on, off."),
+    out: str = typer.Option(None, "--out", help="Run directory (default runs/<arch>-<plugin>-<time>)."),
+    resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
+    checkpoint_every: int = typer.Option(None, "--checkpoint-every", help="Also checkpoint every N steps."),
+    log_every: int = typer.Option(None, "--log-every", help="Steps per metrics row (default 10)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; one line at the end."),
+    as_json: bool = typer.Option(False, "--json", help="Metrics rows as JSON lines on stdout."),
+) -> None:
+    """Train a GAN. Writes config.toml, metrics.jsonl, sample grids, a training plot and checkpoints."""
+    from pygan.training import Trainer
+    from pygan.training import config as cfg
+    from pygan.training.progress import JsonReporter, RichReporter, format_row
+    from pygan.training.trainer import Interrupted, NonFiniteLoss, SilentReporter
+
+    data_options: dict[str, Any] = _key_values(option, "--option")
+    if data_dir is not None:
+        data_options["data-dir"] = data_dir
+    if image_size is not None:
+        data_options["image-size"] = image_size
+    train_values = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, d_steps=d_steps, loss=loss,
+                        real_label=real_label, lr=lr, seed=seed, device=device, ema=ema, amp=amp)
+    output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every)
+    reporter = JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()
+
+    with exit_on_user_error():
+        if resume is not None:
+            given = {"--arch": arch, "--plugin": plugin, "--config": config, "--out": out}
+            given.update({"--option": option or None, "--arch-option": arch_option or None,
+                          "--data-dir": data_dir, "--image-size": image_size})
+            clash = [flag for flag, value in given.items() if value is not None]
+            if clash:
+                raise cfg.ConfigError(f"{', '.join(clash)} cannot be given with --resume: the run keeps its own")
+            overrides = {("train", k): v for k, v in train_values.items()}
+            overrides |= {("output", k): v for k, v in output_values.items()}
+            trainer = Trainer(cfg.Config(), reporter=reporter, resume_from=resume, overrides=overrides)
+        else:
+            config_obj = cfg.load(config) if config else cfg.Config()
+            cfg.apply_overrides(config_obj, "data", {"plugin": plugin, "options": data_options or None})
+            cfg.apply_overrides(config_obj, "model", {"arch": arch,
+                                                      "options": _key_values(arch_option, "--arch-option") or None})
+            cfg.apply_overrides(config_obj, "train", train_values)
+            cfg.apply_overrides(config_obj, "output", output_values)
+            trainer = Trainer(config_obj, reporter=reporter)
+    try:
+        summary = trainer.fit()
+    except Interrupted as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(130) from None
+    except NonFiniteLoss as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps({"summary": summary}))
+    else:
+        last = summary["last"]
+        detail = f"; last: {format_row(last)}" if last else ""
+        typer.echo(f"done: {summary['steps']} steps, {summary['epochs']} epochs in {summary['seconds']:.0f} s"
+                   f"{detail}\nrun directory: {summary['run_dir']}")

@@ -1,0 +1,97 @@
+"""What a run leaves to look at: sample grids (images), sample scatters (2-D data), and the plot
+of losses and D outputs over training. Every file is written atomically."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pygan.training.checkpoint import write_bytes_atomic
+
+
+def image_grid(images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0), nrow: int = 0,
+               padding: int = 2, min_side: int = 64) -> Image.Image:
+    """(N, C, H, W) images in `value_range` as one PIL image; small images are scaled up."""
+    n, c, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    low, high = value_range
+    x = ((images.detach().float().cpu() - low) / (high - low)).clamp(0, 1).mul(255).round().to(torch.uint8)
+    if c == 1:
+        x = x.expand(-1, 3, -1, -1)
+    canvas = torch.full((3, rows * (h + padding) + padding, nrow * (w + padding) + padding), 255, dtype=torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        canvas[:, top:top + h, left:left + w] = x[i, :3]
+    picture = Image.fromarray(canvas.permute(1, 2, 0).numpy())
+    scale = max(1, min_side // min(h, w))
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+    return picture
+
+
+def _save_png(picture: Image.Image, path: Path) -> None:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    write_bytes_atomic(buffer.getvalue(), path)
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path, value_range: tuple[float, float] = (-1.0, 1.0),
+                    nrow: int = 0) -> None:
+    _save_png(image_grid(images, value_range, nrow), Path(path))
+
+
+def _figure_png(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    write_bytes_atomic(buffer.getvalue(), path)
+
+
+def save_scatter(points: torch.Tensor, path: str | Path, real: torch.Tensor | None = None, title: str = "") -> None:
+    """2-D samples (and, faintly, real data) as a scatter plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    if real is not None:
+        ax.scatter(*real.cpu().numpy().T, s=4, c="#bbbbbb", label="data")
+    ax.scatter(*points.detach().float().cpu().numpy().T, s=4, c="#d62728", label="samples")
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right")
+    ax.set_title(title)
+    _figure_png(fig, Path(path))
+
+
+def save_training_plot(rows: Sequence[dict], path: str | Path) -> None:
+    """Losses and mean D outputs against steps, from metrics.jsonl rows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = np.array([r["step"] for r in rows])
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    top.plot(steps, [r["loss_d"] for r in rows], label="loss D")
+    top.plot(steps, [r["loss_g"] for r in rows], label="loss G")
+    top.set_ylabel("loss")
+    top.legend()
+    bottom.plot(steps, [r["d_real"] for r in rows], label="D(x)")
+    bottom.plot(steps, [r["d_fake"] for r in rows], label="D(G(z))")
+    bottom.axhline(0.5, color="#999999", linewidth=0.8, linestyle="--")
+    bottom.set_ylim(0, 1)
+    bottom.set_ylabel("mean D output")
+    bottom.set_xlabel("step")
+    bottom.legend()
+    _figure_png(fig, Path(path))

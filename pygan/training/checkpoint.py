@@ -1,0 +1,71 @@
+"""Checkpoints: written atomically (temp file, fsync, rename), read without executing code
+(torch.load with weights_only=True), and checked to be pygan checkpoints."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+FORMAT = "pygan-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, truncated, or not a pygan checkpoint."""
+
+
+def save_atomic(state: dict[str, Any], path: str | Path) -> None:
+    """Writes `state` so that `path` is either the old file or the complete new one, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, "version": VERSION, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(data: bytes, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Reads a checkpoint written by save_atomic; never unpickles arbitrary objects."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / "checkpoints" / "latest.pt", path / "latest.pt"):
+            if candidate.is_file():
+                path = candidate
+                break
+        else:
+            raise CheckpointError(f"{str(path)!r} is a folder without checkpoints/latest.pt; pass a run "
+                                  "directory written by `pygan train` or a .pt checkpoint")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {str(path)!r} not found")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # a damaged file can fail anywhere inside the unpickler
+        raise CheckpointError(
+            f"{path} is not a readable pygan checkpoint (truncated or another format): {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is a torch file but not a pygan checkpoint")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"{path} is a pygan checkpoint of version {state.get('version')}; "
+                              f"this pygan reads version {VERSION}")
+    return state

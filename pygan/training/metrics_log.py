@@ -1,0 +1,35 @@
+"""metrics.jsonl: one JSON object per logged step, appended and flushed as training goes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pygan.training.checkpoint import write_bytes_atomic
+
+
+class MetricsLog:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows: list[dict[str, Any]] = []
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    try:
+                        self.rows.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        break  # a line cut by a crash: drop it and what follows
+
+    def truncate_after(self, step: int) -> None:
+        """Forget rows past `step` (written after the checkpoint a resumed run restarts from)."""
+        kept = [r for r in self.rows if r.get("step", 0) <= step]
+        if len(kept) != len(self.rows) or self.path.exists():
+            self.rows = kept
+            text = "".join(json.dumps(r) + "\n" for r in kept)
+            write_bytes_atomic(text.encode("utf-8"), self.path)
+
+    def append(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")

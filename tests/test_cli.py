@@ -1,0 +1,114 @@
+"""The command line: help for every command, clear errors with exit code 2, and real runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from pygan.cli import app
+from pygan.training import checkpoint as ckpt
+
+runner = CliRunner()
+RING = ["--arch", "mlp", "--plugin", "ring8", "-o", "size=256", "--batch-size", "32",
+        "--arch-option", "hidden=16", "--arch-option", "layers=2"]
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["plugins"], ["plugins", "list"]])
+def test_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--arch", "nope"], "unknown architecture 'nope'; installed architectures: dcgan, mlp"),
+    (["--plugin", "nope"], "unknown dataset 'nope'; installed datasets:"),
+    (["--arch", "dcgan", "--plugin", "ring8"], "--arch dcgan cannot train on --plugin ring8"),
+    (["--image-size", "48"], "power-of-two size"),
+    (["--loss", "hinge"], "--loss must be one of non-saturating, saturating"),
+    (["--epochs", "0"], "--epochs must be >= 1"),
+    (["-o", "colour=red"], "faces: unknown option 'colour'; its options are: channels, data-dir, flip"),
+    (["-o", "flip"], "expected KEY=VALUE"),
+    (["--data-dir", "/no/such/folder"], "does not exist"),
+    (["--device", "tpu"], "--device must be auto, cpu, cuda or cuda:N"),
+    (["--resume", "/no/such/run"], "not found"),
+    (["--config", "/no/such.toml"], "does not exist"),
+])
+def test_bad_options_exit_2_with_a_message(args, message, tmp_path):
+    out = [] if "--resume" in args else ["--out", str(tmp_path / "run")]
+    result = runner.invoke(app, ["train", *out, *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+
+
+def test_train_then_sample_then_resume(tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", *RING, "--epochs", "1", "--out", str(run), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "done: 8 steps, 1 epochs" in result.output
+    assert (run / "samples" / "epoch-0001.png").is_file()
+    result = runner.invoke(app, ["sample", str(run), "--out", str(tmp_path / "s.png"), "--n", "100"])
+    assert result.exit_code == 0 and (tmp_path / "s.png").is_file()
+    result = runner.invoke(app, ["train", "--resume", str(run), "--epochs", "2", "--log-every", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert rows[-1]["summary"]["steps"] == 16 and rows[0]["step"] == 9
+    result = runner.invoke(app, ["train", "--resume", str(run), "--plugin", "faces"])
+    assert result.exit_code == 2 and "cannot be given with --resume" in result.output
+
+
+def test_sample_an_image_run_with_a_latent_walk(tiny_images, tmp_path):
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--plugin", "image-folder", "--data-dir", str(tiny_images),
+                                 "--image-size", "16", "--arch-option", "ngf=4", "--arch-option", "ndf=4",
+                                 "--batch-size", "4", "--epochs", "1", "--ema", "0.9", "--out", str(run), "-q"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["sample", str(run), "--interpolate", "--n", "16", "--steps", "4",
+                                 "--out", str(tmp_path / "walk.png")])
+    assert result.exit_code == 0, result.output
+    assert "EMA weights" in result.output and (tmp_path / "walk.png").is_file()
+    result = runner.invoke(app, ["sample", str(run), "--no-grid", "--n", "3", "--out", str(tmp_path / "each")])
+    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == [f"sample-000{i}.png" for i in range(3)]
+
+
+def test_sample_refuses_a_broken_checkpoint(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    result = runner.invoke(app, ["sample", str(bad)])
+    assert result.exit_code == 2 and "not a readable pygan checkpoint" in result.output
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes_exactly(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run, whole = tmp_path / "run", tmp_path / "whole"
+    args = [sys.executable, "-m", "pygan", "train", "--arch", "mlp", "--plugin", "ring8", "-o", "size=100000",
+            "--epochs", "1", "--log-every", "1", "--quiet"]
+    proc = subprocess.Popen([*args, "--out", str(run)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
+    while not ((run / "metrics.jsonl").exists() and (run / "metrics.jsonl").stat().st_size > 0):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted at step" in err and f"--resume {run}" in err and "Traceback" not in err
+    stopped_at = ckpt.load(run)["step"]
+    assert 0 < stopped_at < 1562
+    target = str(stopped_at + 20)
+    subprocess.run([sys.executable, "-m", "pygan", "train", "--resume", str(run), "--max-steps", target, "-q"],
+                   env=env, check=True, capture_output=True)
+    subprocess.run([*args, "--out", str(whole), "--max-steps", target], env=env, check=True, capture_output=True)
+    a, b = ckpt.load(run), ckpt.load(whole)
+    assert a["step"] == b["step"] == int(target)
+    assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])

@@ -1,0 +1,226 @@
+"""The trainer: artefacts of a run, exact resume, determinism, NaN stops, checkpoint safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import pytest
+import torch
+from PIL import Image
+
+from pygan.training import Config, NonFiniteLoss, Trainer, TrainingError
+from pygan.training import checkpoint as ckpt
+from pygan.training.config import ConfigError
+from tests.training.conftest import ring_config
+
+
+def test_a_two_step_run_produces_every_artifact(tiny_images, tmp_path):
+    config = Config()
+    config.data.plugin = "image-folder"
+    config.data.options = {"data-dir": str(tiny_images), "image-size": 16}
+    config.model.options = {"ngf": 4, "ndf": 4}
+    config.train.batch_size = 4
+    config.train.epochs = 1
+    config.output.out = str(tmp_path / "run")
+    config.output.log_every = 1
+    config.output.samples = 9
+    summary = Trainer(config).fit()
+    run = tmp_path / "run"
+    assert summary["steps"] == 2 and summary["epochs"] == 1
+    saved = (run / "config.toml").read_text()
+    assert 'arch = "dcgan"' in saved and "image_size = 16" in saved and "lr = 0.0002" in saved
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert set(rows[0]) == {"step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s"}
+    assert all(0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 and r["loss_d"] > 0 for r in rows)
+    grid = Image.open(run / "samples" / "epoch-0001.png")
+    assert grid.size[0] >= 3 * 16  # 3x3 grid of 16 px images (scaled up for viewing)
+    assert Image.open(run / "training.png").size[0] > 100
+    state = ckpt.load(run / "checkpoints" / "latest.pt")
+    assert state["step"] == 2 and state["epoch"] == 1
+    assert {"generator", "discriminator", "opt_g", "opt_d", "z_rng", "torch_rng", "config"} <= set(state)
+    assert (run / "checkpoints" / "epoch-0001.pt").is_file()
+    assert not list(run.rglob("*.tmp"))
+
+
+def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {**{f"g.{k}": v for k, v in trainer.generator.state_dict().items()},
+            **{f"d.{k}": v for k, v in trainer.discriminator.state_dict().items()}}
+
+
+def _rows(run) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "images_per_s"} for r in rows]
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, ema):
+    whole = Trainer(ring_config(tmp_path / "whole", epochs=3, ema=ema))
+    whole.fit()
+    first = Trainer(ring_config(tmp_path / "split", epochs=3, ema=ema, max_steps=11))  # stops mid-epoch 2
+    assert first.fit()["steps"] == 11
+    resumed = Trainer(Config(), resume_from=tmp_path / "split", overrides={("train", "max_steps"): 0})
+    assert resumed.step == 11 and resumed.epoch == 1 and resumed.batch_in_epoch == 3
+    resumed.fit()
+    assert resumed.step == whole.step == 24
+    a, b = _weights(whole), _weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    if ema:
+        for x, y in zip(whole.ema.state_dict().values(), resumed.ema.state_dict().values(), strict=True):
+            assert torch.equal(x, y)
+    assert _rows(tmp_path / "whole") == _rows(tmp_path / "split")
+
+
+def test_dcgan_resume_is_exact_too(tiny_images, tmp_path):
+    def config(out, **train):
+        c = Config()
+        c.data.plugin = "image-folder"
+        c.data.options = {"data-dir": str(tiny_images), "image-size": 16}
+        c.model.options = {"ngf": 4, "ndf": 4}
+        c.train.batch_size, c.train.epochs = 2, 2
+        c.output.out = str(out)
+        for k, v in train.items():
+            setattr(c.train, k, v)
+        return c
+
+    whole = Trainer(config(tmp_path / "whole"))
+    whole.fit()
+    Trainer(config(tmp_path / "split", max_steps=5)).fit()
+    resumed = Trainer(Config(), resume_from=tmp_path / "split" / "checkpoints" / "latest.pt",
+                      overrides={("train", "max_steps"): 0})
+    resumed.fit()
+    a, b = _weights(whole), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)  # BatchNorm running stats included
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(tmp_path):
+    runs = [Trainer(ring_config(tmp_path / name, epochs=1, seed=seed)) for name, seed in
+            (("a", 1), ("b", 1), ("c", 2))]
+    for run in runs:
+        run.fit()
+    a, b, c = (_weights(r) for r in runs)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_k_discriminator_steps_per_generator_step(tmp_path):
+    trainer = Trainer(ring_config(tmp_path / "run", epochs=1, d_steps=4))
+    g_before = [p.clone() for p in trainer.generator.parameters()]
+    calls = {"g": 0}
+    original = trainer.opt_g.step
+
+    def counted_step(*args, **kwargs):
+        calls["g"] += 1
+        return original(*args, **kwargs)
+
+    trainer.opt_g.step = counted_step
+    trainer.fit()
+    assert trainer.step == 8 and calls["g"] == 2
+    assert any(not torch.equal(p0, p) for p0, p in zip(g_before, trainer.generator.parameters(), strict=True))
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path):
+    Trainer(ring_config(tmp_path / "run", epochs=1)).fit()
+    good = ckpt.load(tmp_path / "run")
+    trainer = Trainer(Config(), resume_from=tmp_path / "run", overrides={("train", "epochs"): 2})
+    trainer.dataset.points[5] = float("nan")  # poison the data the next epoch reads
+    with pytest.raises(NonFiniteLoss, match=r"discriminator loss became nan at step (9|1\d) \(epoch 2\)"):
+        trainer.fit()
+    kept = ckpt.load(tmp_path / "run")
+    assert kept["step"] == good["step"] == 8
+    assert all(torch.equal(kept["generator"][k], good["generator"][k]) for k in good["generator"])
+
+
+def test_incompatible_arch_and_dataset(tmp_path):
+    config = ring_config(tmp_path / "run")
+    config.model.arch, config.model.options = "dcgan", {}
+    with pytest.raises(TrainingError, match=r"--arch dcgan cannot train on --plugin ring8: .*try --arch mlp"):
+        Trainer(config)
+
+
+def test_a_run_directory_is_not_overwritten(tmp_path):
+    Trainer(ring_config(tmp_path / "run", epochs=1)).fit()
+    with pytest.raises(TrainingError, match="already holds a run; continue it with --resume"):
+        Trainer(ring_config(tmp_path / "run", epochs=1))
+
+
+def test_resume_refuses_changes_that_make_another_run(tmp_path):
+    Trainer(ring_config(tmp_path / "run", epochs=1)).fit()
+    with pytest.raises(ConfigError, match=r"--batch-size cannot change when resuming"):
+        Trainer(Config(), resume_from=tmp_path / "run", overrides={("train", "batch_size"): 8})
+
+
+def test_truncated_and_foreign_checkpoints_get_clear_errors(tmp_path):
+    Trainer(ring_config(tmp_path / "run", epochs=1)).fit()
+    latest = tmp_path / "run" / "checkpoints" / "latest.pt"
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(latest.read_bytes()[: latest.stat().st_size // 2])
+    with pytest.raises(ckpt.CheckpointError, match="not a readable pygan checkpoint"):
+        ckpt.load(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(ckpt.CheckpointError, match="not a pygan checkpoint"):
+        ckpt.load(foreign)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(ckpt.CheckpointError):
+        ckpt.load(text)
+    with pytest.raises(ckpt.CheckpointError, match="not found"):
+        ckpt.load(tmp_path / "missing.pt")
+    with pytest.raises(ckpt.CheckpointError, match=r"without checkpoints/latest.pt"):
+        ckpt.load(tmp_path)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (os.makedirs, ("PAYLOAD_DIR",))
+
+
+def test_loading_a_checkpoint_never_executes_code_from_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, "x": _Payload()}, evil, pickle_module=pickle)
+    with pytest.raises(ckpt.CheckpointError):
+        ckpt.load(evil)
+    assert not (tmp_path / "PAYLOAD_DIR").exists()
+
+
+def test_atomic_save_leaves_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    ckpt.save_atomic({"step": 1}, path)
+
+    def failing_save(obj, f):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        ckpt.save_atomic({"step": 2}, path)
+    monkeypatch.undo()
+    assert ckpt.load(path)["step"] == 1
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_config_from_toml_with_overrides(tmp_path):
+    from pygan.training import config as cfg
+
+    file = tmp_path / "run.toml"
+    file.write_text('[model]\narch = "mlp"\n[train]\nepochs = 7\nlr = 1e-3\n[data]\nplugin = "grid25"\n')
+    config = cfg.load(file)
+    cfg.apply_overrides(config, "train", {"epochs": 3, "seed": None})
+    assert (config.model.arch, config.train.epochs, config.train.lr, config.data.plugin) == ("mlp", 3, 1e-3, "grid25")
+    file.write_text("[train]\nepoch = 3\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'epoch' in \[train\]"):
+        cfg.load(file)
+    file.write_text('[train]\nepochs = "many"\n')
+    with pytest.raises(ConfigError, match="epochs must be int"):
+        cfg.load(file)
+    file.write_text("[train\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        cfg.load(file)
+    bad = Config()
+    bad.train.loss = "hinge"
+    with pytest.raises(ConfigError, match="--loss must be one of non-saturating, saturating"):
+        bad.validate()
