@@ -82,12 +82,14 @@ class DiscriminatorLoss : public Function<DiscriminatorLoss> {
     }
     ctx->save_for_backward({real, fake});
     ctx->mark_non_differentiable({d_real, d_fake});
+    ctx->set_materialize_grads(false);  // no zero grads for the logging outputs
     ctx->saved_data["real_label"] = real_label;
     ctx->saved_data["reduction"] = reduction;
     return {loss, d_real, d_fake};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     const auto saved = ctx->get_saved_variables();
     PYGAN_OP_HANDLE(op, "pygan::discriminator_loss_backward", calls::DLossBwdSig);
     auto [grad_real, grad_fake] =
@@ -146,12 +148,14 @@ class GeneratorLoss : public Function<GeneratorLoss> {
     }
     ctx->save_for_backward({fake});
     ctx->mark_non_differentiable({d_fake});
+    ctx->set_materialize_grads(false);
     ctx->saved_data["saturating"] = saturating;
     ctx->saved_data["reduction"] = reduction;
     return {loss, d_fake};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    if (!grads[0].defined()) return {at::Tensor(), at::Tensor(), at::Tensor()};
     const auto saved = ctx->get_saved_variables();
     PYGAN_OP_HANDLE(op, "pygan::generator_loss_backward", calls::GLossBwdSig);
     at::Tensor grad_fake = op.call(grads[0], saved[0], ctx->saved_data["saturating"].toBool(),
