@@ -140,17 +140,17 @@ class Architecture(ABC):
         """None if this architecture can model `spec`, else the reason it cannot."""
 
     @abstractmethod
-    def latent_shape(self, options: Mapping[str, Any]) -> tuple[int, ...]:
-        """The shape of one z."""
+    def latent_shape(self, spec: DataSpec, options: Mapping[str, Any]) -> tuple[int, ...]:
+        """The shape of one z for this data."""
 
     @abstractmethod
     def build(self, spec: DataSpec, options: Mapping[str, Any]) -> GanModels:
         """Fresh, initialised G and D for `spec` (options already resolved)."""
 
-    def sample_latent(self, n: int, options: Mapping[str, Any], *, device: torch.device | str = "cpu",
-                      generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_latent(self, n: int, spec: DataSpec, options: Mapping[str, Any], *,
+                      device: torch.device | str = "cpu", generator: torch.Generator | None = None) -> torch.Tensor:
         """n draws of z; standard normal unless the architecture says otherwise."""
-        return torch.randn((n, *self.latent_shape(options)), device=device, generator=generator)
+        return torch.randn((n, *self.latent_shape(spec, options)), device=device, generator=generator)
 
 
 class Dataset(ABC):

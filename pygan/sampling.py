@@ -23,7 +23,7 @@ class LoadedGenerator:
     used_ema: bool
 
     def latent(self, n: int, seed: int) -> torch.Tensor:
-        return self.arch.sample_latent(n, self.model_options, generator=torch.Generator().manual_seed(seed))
+        return self.arch.sample_latent(n, self.spec, self.model_options, generator=torch.Generator().manual_seed(seed))
 
 
 def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> LoadedGenerator:

@@ -93,7 +93,7 @@ class DCGAN(Architecture):
             return f"dcgan's Tanh output lies in [-1, 1], but this data is {spec.describe()}"
         return None
 
-    def latent_shape(self, options: Mapping[str, Any]) -> tuple[int, ...]:
+    def latent_shape(self, spec: DataSpec, options: Mapping[str, Any]) -> tuple[int, ...]:
         return (int(options["latent_dim"]),)
 
     def build(self, spec: DataSpec, options: Mapping[str, Any]) -> GanModels:

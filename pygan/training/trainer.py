@@ -152,7 +152,7 @@ class Trainer:
         self.z_rng = torch.Generator().manual_seed(t.seed + 1)
         # Fixed noise for the per-epoch samples: a grid of images, or a cloud of 2-D points.
         n_fixed = config.output.samples if self.spec.is_image else max(config.output.samples, 1000)
-        self.fixed_noise = self.arch.sample_latent(n_fixed, self.model_options,
+        self.fixed_noise = self.arch.sample_latent(n_fixed, self.spec, self.model_options,
                                                    generator=torch.Generator().manual_seed(t.seed + 2))
         self.step = 0
         self.epoch = 0
@@ -235,7 +235,7 @@ class Trainer:
         yield from loader
 
     def _latent(self, n: int) -> torch.Tensor:
-        return self.arch.sample_latent(n, self.model_options, generator=self.z_rng).to(self.device)
+        return self.arch.sample_latent(n, self.spec, self.model_options, generator=self.z_rng).to(self.device)
 
     def _autocast(self):
         if self.autocast_dtype is None:

@@ -138,9 +138,13 @@ def test_mlp_architecture_for_vectors_and_small_images():
     for spec in (DataSpec((2,), None), DataSpec((1, 28, 28))):
         assert mlp.accepts(spec) is None
         models = mlp.build(spec, options)
-        x = models.generator(mlp.sample_latent(6, options))
+        x = models.generator(mlp.sample_latent(6, spec, options))
         assert x.shape == (6, *spec.shape)
         if spec.value_range:
             assert x.min() >= -1 and x.max() <= 1
         assert models.discriminator(x).shape == (6,)
     assert "try --arch dcgan" in mlp.accepts(DataSpec((3, 128, 128)))
+    # latent-dim 0 = auto: as small as low-dimensional data, 100 for images
+    assert mlp.latent_shape(DataSpec((2,), None), options) == (2,)
+    assert mlp.latent_shape(DataSpec((1, 28, 28)), options) == (100,)
+    assert mlp.latent_shape(DataSpec((2,), None), {**options, "latent_dim": 8}) == (8,)

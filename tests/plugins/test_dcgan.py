@@ -25,7 +25,7 @@ def build(dcgan, channels, size, **given):
 @pytest.mark.parametrize("channels", [1, 3])
 def test_shapes(dcgan, size, channels):
     models, options = build(dcgan, channels, size)
-    z = dcgan.sample_latent(5, options)
+    z = dcgan.sample_latent(5, DataSpec((channels, size, size)), options)
     assert z.shape == (5, 100)
     images = models.generator(z)
     assert images.shape == (5, channels, size, size)
@@ -37,7 +37,8 @@ def test_shapes(dcgan, size, channels):
 @pytest.mark.parametrize("size", [16, 256])
 def test_extreme_sizes(dcgan, size):
     models, options = build(dcgan, 3, size, ngf=4, ndf=4)
-    assert models.discriminator(models.generator(dcgan.sample_latent(2, options))).shape == (2,)
+    z = dcgan.sample_latent(2, DataSpec((3, size, size)), options)
+    assert models.discriminator(models.generator(z)).shape == (2,)
 
 
 def test_published_recipe(dcgan):

@@ -78,7 +78,7 @@ class ResNetGAN(Architecture):
             return f"resnet needs square power-of-two images from 16 to 128 px, got {h}x{w}"
         return None
 
-    def latent_shape(self, options: Mapping[str, Any]) -> tuple[int, ...]:
+    def latent_shape(self, spec: DataSpec, options: Mapping[str, Any]) -> tuple[int, ...]:
         return (int(options["latent_dim"]),)
 
     def build(self, spec: DataSpec, options: Mapping[str, Any]) -> GanModels:
