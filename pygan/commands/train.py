@@ -44,6 +44,9 @@ def train(
     device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
     ema: float = typer.Option(None, "--ema", help="EMA decay for G's weights, e.g. 0.999 (default off)."),
     amp: str = typer.Option(None, "--amp", help="Mixed precision on CUDA: auto (default), on, off."),
+    sync_bn: bool = typer.Option(None, "--sync-bn/--no-sync-bn", help="Under torchrun: one BatchNorm statistic "
+                                 "across processes (CUDA)."),
+    nproc: int = typer.Option(None, "--nproc", help="Launch N data-parallel processes with torchrun.", min=1),
     out: str = typer.Option(None, "--out", help="Run directory (default runs/<arch>-<plugin>-<time>)."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
     checkpoint_every: int = typer.Option(None, "--checkpoint-every", help="Also checkpoint every N steps."),
@@ -52,6 +55,12 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="Metrics rows as JSON lines on stdout."),
 ) -> None:
     """Train a GAN. Writes config.toml, metrics.jsonl, sample grids, a training plot and checkpoints."""
+    import os
+
+    from pygan.training.distributed import launched_by_torchrun
+
+    if nproc and nproc > 1 and not launched_by_torchrun():
+        _relaunch_with_torchrun(nproc)
     from pygan.training import Trainer
     from pygan.training import config as cfg
     from pygan.training.progress import JsonReporter, RichReporter, format_row
@@ -63,9 +72,11 @@ def train(
     if image_size is not None:
         data_options["image-size"] = image_size
     train_values = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, d_steps=d_steps, loss=loss,
-                        real_label=real_label, lr=lr, seed=seed, device=device, ema=ema, amp=amp)
+                        real_label=real_label, lr=lr, seed=seed, device=device, ema=ema, amp=amp, sync_bn=sync_bn)
     output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every)
-    reporter = JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+    reporter = (JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()) if main_rank \
+        else SilentReporter()
 
     with exit_on_user_error():
         if resume is not None:
@@ -94,6 +105,8 @@ def train(
     except NonFiniteLoss as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(1) from None
+    if not main_rank:
+        return
     if as_json:
         typer.echo(json.dumps({"summary": summary}))
     else:
@@ -101,3 +114,21 @@ def train(
         detail = f"; last: {format_row(last)}" if last else ""
         typer.echo(f"done: {summary['steps']} steps, {summary['epochs']} epochs in {summary['seconds']:.0f} s"
                    f"{detail}\nrun directory: {summary['run_dir']}")
+
+
+def _relaunch_with_torchrun(nproc: int) -> None:
+    """`pygan train --nproc N ...` = `torchrun --standalone --nproc_per_node N -m pygan train ...`."""
+    import os
+    import sys
+
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            args.append(arg)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", "pygan", *args]
+    os.execv(sys.executable, command)

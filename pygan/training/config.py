@@ -45,6 +45,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     ema: float = 0.0  # decay of an exponential moving average of G's weights; 0 = off
     amp: str = "auto"  # auto (on for CUDA) | on | off
+    sync_bn: bool = False  # under torchrun: synchronise BatchNorm statistics across processes (CUDA)
 
 
 @dataclass

@@ -10,10 +10,12 @@ from pygan.training.checkpoint import write_bytes_atomic
 
 
 class MetricsLog:
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    """Rows in memory and, when `path` is given (rank 0), in the file."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path is not None else None
         self.rows: list[dict[str, Any]] = []
-        if self.path.exists():
+        if self.path is not None and self.path.exists():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     try:
@@ -24,12 +26,14 @@ class MetricsLog:
     def truncate_after(self, step: int) -> None:
         """Forget rows past `step` (written after the checkpoint a resumed run restarts from)."""
         kept = [r for r in self.rows if r.get("step", 0) <= step]
-        if len(kept) != len(self.rows) or self.path.exists():
+        if self.path is not None and (len(kept) != len(self.rows) or self.path.exists()):
             self.rows = kept
             text = "".join(json.dumps(r) + "\n" for r in kept)
             write_bytes_atomic(text.encode("utf-8"), self.path)
 
     def append(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
+        if self.path is None:
+            return
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")

@@ -18,7 +18,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pygan import plugins
 from pygan.losses import get_loss
-from pygan.training import artifacts, checkpoint
+from pygan.training import artifacts, checkpoint, distributed
 from pygan.training.config import Config, ConfigError
 from pygan.training.metrics_log import MetricsLog
 
@@ -86,6 +86,11 @@ class _Averages:
         self.sums["loss_g"] += loss
         self.sums["n_g"] += 1
 
+    def reduce(self, ctx: distributed.DistContext) -> None:
+        """Sums over all ranks, so that rows report the whole global batch."""
+        keys = list(self.sums)
+        self.sums = dict(zip(keys, ctx.sum([self.sums[k] for k in keys]), strict=True))
+
     def means(self) -> dict[str, float]:
         n_d, n_g = max(self.sums["n_d"], 1.0), self.sums["n_g"]
         return {"loss_d": self.sums["loss_d"] / n_d, "loss_g": self.sums["loss_g"] / n_g if n_g else math.nan,
@@ -109,6 +114,16 @@ class Trainer:
         self.reporter = reporter or SilentReporter()
         t = config.train
         self.device = resolve_device(t.device)
+        self.dist = distributed.setup(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        if t.batch_size % self.dist.world:
+            raise ConfigError(f"--batch-size {t.batch_size} is the global batch; it must divide evenly over "
+                              f"{self.dist.world} processes")
+        if t.sync_bn and self.device.type != "cuda" and self.dist.enabled:
+            raise ConfigError("--sync-bn needs CUDA devices (torch's SyncBatchNorm does not run on the CPU); "
+                              "without it each process keeps its own BatchNorm statistics")
 
         data_plugin = plugins.get_dataset(config.data.plugin)
         self.data_options = plugins.resolve_options(config.data.plugin, data_plugin.options, config.data.options)
@@ -119,10 +134,12 @@ class Trainer:
         if reason:
             raise TrainingError(f"--arch {config.model.arch} cannot train on --plugin {config.data.plugin}: {reason}")
 
-        torch.manual_seed(t.seed)
+        torch.manual_seed(t.seed)  # every rank builds the same initial weights
         models = self.arch.build(self.spec, self.model_options)
         self.generator = models.generator.to(self.device)
         self.discriminator = models.discriminator.to(self.device)
+        torch.manual_seed(t.seed + self.dist.rank)  # any other randomness differs per rank
+        self.g_net, self.d_net = self._data_parallel(self.generator), self._data_parallel(self.discriminator)
         self.dataset = data_plugin.load(self.data_options)
         if len(self.dataset) < t.batch_size:
             raise TrainingError(f"--plugin {config.data.plugin} yields {len(self.dataset)} samples, fewer than "
@@ -180,6 +197,15 @@ class Trainer:
             setattr(getattr(config, section), key, value)
         return config
 
+    def _data_parallel(self, module: torch.nn.Module) -> torch.nn.Module:
+        """The module wrapped in DistributedDataParallel when there are several processes."""
+        if not self.dist.enabled:
+            return module
+        if self.config.train.sync_bn:
+            module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
+
     def _amp_dtype(self) -> torch.dtype | None:
         amp = self.config.train.amp
         if amp == "on" and self.device.type != "cuda":
@@ -194,7 +220,7 @@ class Trainer:
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             out = f"runs/{self.config.model.arch}-{self.config.data.plugin}-{stamp}"
         path = Path(out)
-        if (path / "checkpoints" / "latest.pt").exists():
+        if self.dist.is_main and (path / "checkpoints" / "latest.pt").exists():
             raise TrainingError(f"{path} already holds a run; continue it with --resume {path}, or pick another --out")
         return path
 
@@ -229,13 +255,16 @@ class Trainer:
         """The epoch's shuffled batches, from a permutation that depends only on (seed, epoch)."""
         order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(
             self.config.train.seed * 1_000_003 + epoch))
-        size = self.config.train.batch_size
-        batches = [order[i * size:(i + 1) * size].tolist() for i in range(skip, self.batches_per_epoch)]
+        size = self.config.train.batch_size  # global: each rank takes its share
+        batches = [self.dist.shard(order[i * size:(i + 1) * size]).tolist()
+                   for i in range(skip, self.batches_per_epoch)]
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=batches)
         yield from loader
 
-    def _latent(self, n: int) -> torch.Tensor:
-        return self.arch.sample_latent(n, self.spec, self.model_options, generator=self.z_rng).to(self.device)
+    def _latent(self) -> torch.Tensor:
+        """This rank's share of the global batch's z (every rank draws the same global z)."""
+        z = self.arch.sample_latent(self.config.train.batch_size, self.spec, self.model_options, generator=self.z_rng)
+        return self.dist.shard(z).to(self.device)
 
     def _autocast(self):
         if self.autocast_dtype is None:
@@ -264,31 +293,41 @@ class Trainer:
         """One discriminator step on `real`, and a generator step every d_steps-th call."""
         t = self.config.train
         real = real.to(self.device, non_blocking=True)
+        updates_g = (self.step + 1) % t.d_steps == 0
+        with self._autocast(), torch.set_grad_enabled(updates_g):  # G's graph only when G learns
+            fake = self.g_net(self._latent())
         with self._autocast():
-            fake = self.generator(self._latent(real.shape[0]))
-            d_out = self.loss.discriminator(self.discriminator(real), self.discriminator(fake.detach()),
-                                            real_label=t.real_label)
+            d_out = self.loss.discriminator(self.d_net(real), self.d_net(fake.detach()), real_label=t.real_label)
         self._check_finite(d_out.loss, "discriminator")
         self._backward_step(d_out.loss, self.opt_d)
         self.averages.add_d(d_out.loss.item(), d_out.d_real.item(), d_out.d_fake.item())
         self.step += 1
-        if self.step % t.d_steps == 0:
-            with self._autocast():
-                g_out = self.loss.generator(self.discriminator(fake))  # D just updated; G's graph kept
-            self._check_finite(g_out.loss, "generator")
-            self._backward_step(g_out.loss, self.opt_g)
+        if updates_g:
+            # D just updated; G's graph is kept. D's gradients from this pass are discarded (zeroed
+            # before D's next step), so DDP need not average them.
+            with self._autocast(), self._no_sync(self.d_net):
+                g_out = self.loss.generator(self.d_net(fake))
+                self._check_finite(g_out.loss, "generator")
+                self._backward_step(g_out.loss, self.opt_g)
             self.averages.add_g(g_out.loss.item())
             if self.ema is not None:
                 self.ema.update_parameters(self.generator)
 
+    @staticmethod
+    def _no_sync(module: torch.nn.Module):
+        return module.no_sync() if hasattr(module, "no_sync") else contextlib.nullcontext()
+
     def fit(self) -> dict[str, Any]:
         """Trains to the configured length (or until interrupted); returns a summary."""
         t, o = self.config.train, self.config.output
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.toml").write_text(self._config_text(), encoding="utf-8")
-        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        main = self.dist.is_main  # only rank 0 writes the run directory
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.toml").write_text(self._config_text(), encoding="utf-8")
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl" if main else None)
         self.metrics.truncate_after(self.step)
-        previous = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)} \
+            if _main_thread() else {}
         self.reporter.start(self)
         started, interval_start, interval_steps = time.perf_counter(), time.perf_counter(), 0
         try:
@@ -301,6 +340,7 @@ class Trainer:
                     row = None
                     if self.step % o.log_every == 0:
                         elapsed = time.perf_counter() - interval_start
+                        self.averages.reduce(self.dist)
                         row = {"step": self.step, "epoch": self.epoch + 1, **self.averages.means(),
                                "images_per_s": interval_steps * t.batch_size / max(elapsed, 1e-9)}
                         self.metrics.append(row)
@@ -308,7 +348,7 @@ class Trainer:
                     self.reporter.step(self.step, row)
                     if o.checkpoint_every and self.step % o.checkpoint_every == 0:
                         self._save("latest.pt")
-                    if self._stop_requested:
+                    if self.dist.any(self._stop_requested):
                         self._save("latest.pt")
                         raise Interrupted(f"interrupted at step {self.step}; checkpoint saved. Continue with: "
                                           f"pygan train --resume {self.run_dir}")
@@ -319,8 +359,9 @@ class Trainer:
             self._save("latest.pt")
         finally:
             self.reporter.stop()
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            distributed.teardown(self.dist)
         return {"run_dir": str(self.run_dir), "steps": self.step, "epochs": self.epoch,
                 "seconds": time.perf_counter() - started, "last": self.metrics.rows[-1] if self.metrics.rows else None}
 
@@ -330,6 +371,9 @@ class Trainer:
     def _end_epoch(self) -> None:
         self.epoch += 1
         self.batch_in_epoch = 0
+        self.reporter.epoch_end(self.epoch)
+        if not self.dist.is_main:
+            return
         self.save_samples(self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png")
         if self.metrics.rows:
             artifacts.save_training_plot(self.metrics.rows, self.run_dir / "training.png")
@@ -340,9 +384,10 @@ class Trainer:
             epochs = sorted((self.run_dir / "checkpoints").glob("epoch-*.pt"))
             for old in epochs[:-keep]:
                 old.unlink()
-        self.reporter.epoch_end(self.epoch)
 
     def _save(self, name: str) -> None:
+        if not self.dist.is_main:
+            return
         checkpoint.save_atomic(self.state_dict(), self.run_dir / "checkpoints" / name)
 
     def _config_text(self) -> str:
@@ -350,8 +395,9 @@ class Trainer:
 
         return dumps(self.config)
 
-    def _on_sigint(self, signum, frame) -> None:
-        if self._stop_requested:  # a second Ctrl-C: stop now
+    def _on_signal(self, signum, frame) -> None:
+        """Ctrl-C (or SIGTERM from torchrun or a scheduler): stop at the next step boundary."""
+        if self._stop_requested and signum == signal.SIGINT:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         self._stop_requested = True
         self.reporter.message("stopping after this step (Ctrl-C again to abort without saving)")
