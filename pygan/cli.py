@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from pygan.commands import info, plugins, sample, train
+from pygan.commands import bench, info, plugins, sample, train
 
 app = typer.Typer(help="pygan: GANs on fused C++/CUDA kernels.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -13,6 +13,7 @@ app.command()(train.train)
 app.command()(sample.sample)
 app.command()(info.info)
 app.add_typer(plugins.app, name="plugins")
+app.add_typer(bench.app, name="bench")
 
 
 def main() -> None:

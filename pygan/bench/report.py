@@ -1,0 +1,108 @@
+"""Bench output: the machine's description, a rich table, JSON, and a plot."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections import defaultdict
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.table import Table
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "python": platform.python_version()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    try:
+        from pygan._extension import _C
+        info["pygan_cpu_isa"] = _C.cpu_isa() if _C is not None else "reference"
+    except ImportError:
+        pass
+    return info
+
+
+def _fmt_us(us: float) -> str:
+    return f"{us / 1000:.2f} ms" if us >= 1000 else f"{us:.1f} us"
+
+
+def ops_table(rows: list[dict[str, Any]]) -> Table:
+    """One line per (op, shape, dtype, mode): each provider's median, pygan's speed-ups, bandwidth."""
+    groups: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    for r in rows:
+        groups[(r["op"], "x".join(map(str, r["shape"])), r["dtype"], r["mode"])][r["provider"]] = r
+    providers = list(dict.fromkeys(r["provider"] for r in rows))
+    table = Table(title="fused ops: median time per call (speed-up of pygan over each)")
+    for col in ("op", "shape", "dtype", "mode", *providers, "pygan % copy BW", "saved extra (pygan / eager)"):
+        table.add_column(col, justify="right" if col not in ("op", "mode") else "left")
+    for (op, shape, dtype, mode), by in groups.items():
+        ours = by["pygan"]["median_us"]
+        cells = []
+        for p in providers:
+            if p not in by:
+                cells.append("-")
+            elif p == "pygan":
+                cells.append(_fmt_us(ours))
+            else:
+                cells.append(f"{_fmt_us(by[p]['median_us'])} ({by[p]['median_us'] / ours:.2f}x)")
+        frac = by["pygan"].get("fraction_of_copy_bandwidth")
+        saved = "-"
+        if "extra_saved_bytes" in by["pygan"] and "eager stable" in by:
+            ours_mb, eager_mb = by["pygan"]["extra_saved_bytes"] / 1e6, by["eager stable"]["extra_saved_bytes"] / 1e6
+            saved = f"{ours_mb:.1f} / {eager_mb:.1f} MB"
+        table.add_row(op, shape, dtype, mode, *cells, f"{100 * frac:.0f}%" if frac else "-", saved)
+    return table
+
+
+def train_table(result: dict[str, Any]) -> Table:
+    table = Table(title=f"DCGAN training step, {result['size']} px, batch {result['batch']}")
+    for col in ("provider", "ms / step", "images / s"):
+        table.add_column(col)
+    for r in result["rows"]:
+        table.add_row(r["provider"], f"{r['median_ms_per_step']:.0f}", f"{r['images_per_s']:.1f}")
+    table.caption = f"pygan / plain eager: {result['speedup']:.2f}x"
+    return table
+
+
+def plot(rows: list[dict[str, Any]], path: str) -> None:
+    """Speed-up of pygan over each other provider, forward+backward, one bar group per case."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cases: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in rows:
+        if r["mode"] == "fwd+bwd":
+            cases[f"{r['op']}\n{'x'.join(map(str, r['shape']))}\n{r['dtype']}"][r["provider"]] = r["median_us"]
+    others = [p for p in dict.fromkeys(r["provider"] for r in rows) if p != "pygan"]
+    labels = list(cases)
+    x = np.arange(len(labels))
+    width = 0.8 / max(len(others), 1)
+    fig, ax = plt.subplots(figsize=(max(8, len(labels) * 0.9), 5))
+    for i, p in enumerate(others):
+        ax.bar(x + i * width, [cases[c].get(p, np.nan) / cases[c]["pygan"] for c in labels], width, label=p)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(x + width * (len(others) - 1) / 2, labels, fontsize=7)
+    ax.set_ylabel("speed-up of pygan (x)")
+    ax.set_title("pygan fused ops, forward+backward: time of provider / time of pygan")
+    ax.legend()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def print_tables(console: Console, result: dict[str, Any]) -> None:
+    if "ops" in result:
+        console.print(ops_table(result["ops"]["rows"]))
+    if "train" in result:
+        console.print(train_table(result["train"]))

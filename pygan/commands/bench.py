@@ -1,0 +1,85 @@
+"""`pygan bench` (fused ops) and `pygan bench train` (a DCGAN training step)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Benchmarks: fused ops against eager PyTorch and torch.compile.")
+
+
+def _setup(device: str):
+    import os
+
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)  # all of this machine's cores, for every provider
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+def _write(result: dict, json_path: Path | None) -> None:
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2))
+
+
+@app.callback(invoke_without_command=True)
+def ops(
+    ctx: typer.Context,
+    quick: bool = typer.Option(False, "--quick", help="A few shapes, float32, fewer repeats."),
+    dtype: list[str] = typer.Option(None, "--dtype", help="float32 and/or bfloat16 (default both)."),
+    compile_: bool = typer.Option(True, "--compile/--no-compile", help="Include torch.compile."),
+    repeats: int = typer.Option(9, "--repeats", min=3, help="Timed repeats per provider (median reported)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (timed with CUDA events)."),
+    json_path: Path = typer.Option(None, "--json", help="Write all results to this JSON file."),
+    plot_path: Path = typer.Option(None, "--plot", help="Write a speed-up chart to this PNG."),
+) -> None:
+    """Time every fused op, forward and forward+backward, against eager PyTorch and torch.compile."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import torch
+    from rich.console import Console
+
+    from pygan.bench import ops_bench, report
+
+    names = dtype or (["float32"] if quick else ["float32", "bfloat16"])
+    bad = [n for n in names if n not in ("float32", "bfloat16")]
+    if bad:
+        raise typer.BadParameter(f"unsupported dtype {bad[0]!r}; use float32 or bfloat16", param_hint="--dtype")
+    dev = _setup(device)
+    console = Console(width=170)  # the table is wide; let it wrap in files rather than squeeze
+    with console.status("benchmarking") as status:
+        ops_result = ops_bench.run(dev, [getattr(torch, n) for n in names], quick, compile_,
+                                   3 if quick and repeats == 9 else repeats,
+                                   progress=lambda text: status.update(f"benchmarking {text}"))
+    result = {"machine": report.machine(), "ops": ops_result}
+    report.print_tables(console, result)
+    _write(result, json_path)
+    if plot_path:
+        report.plot(ops_result["rows"], str(plot_path))
+
+
+@app.command()
+def train(
+    size: int = typer.Option(64, "--image-size", help="Image side."),
+    batch: int = typer.Option(64, "--batch-size", help="Batch size."),
+    steps: int = typer.Option(4, "--steps", min=1, help="Steps per timed repeat."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Timed repeats per provider."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
+) -> None:
+    """Images/s of a DCGAN training step: pygan's fused ops against plain eager PyTorch."""
+    from rich.console import Console
+
+    from pygan.bench import report, train_step
+
+    dev = _setup(device)
+    console = Console(width=120)
+    with console.status("timing training steps"):
+        result = {"machine": report.machine(), "train": train_step.run(dev, size, batch, steps, repeats)}
+    report.print_tables(console, result)
+    _write(result, json_path)

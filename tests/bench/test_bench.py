@@ -1,0 +1,68 @@
+"""The benchmark harness measures what it says (no timed assertions: speed is reported, not tested)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from pygan._extension import compiled_for
+from pygan.bench import cases, memory, ops_bench, report, timing
+from pygan.cli import app
+
+
+def test_interleaved_timing_reports_medians_per_provider():
+    calls = {"fast": 0, "slow": 0}
+
+    def fast():
+        calls["fast"] += 1
+
+    def slow():
+        calls["slow"] += 1
+        time.sleep(0.001)
+
+    result = timing.measure_interleaved({"fast": fast, "slow": slow}, torch.device("cpu"), repeats=3,
+                                        target_seconds=0.005)
+    assert set(result) == {"fast", "slow"}
+    assert result["slow"].median_us >= 1000 > result["fast"].median_us
+    assert result["slow"].p25_us <= result["slow"].median_us <= result["slow"].p75_us
+    assert calls["slow"] >= 3 * result["slow"].calls_per_repeat
+
+
+def test_saved_for_backward_counts_what_autograd_keeps():
+    x = torch.randn(4, 8, 5, 5, requires_grad=True)
+    b = torch.randn(8, requires_grad=True)
+    eager = memory.saved_for_backward(cases._leaky_stable, [x, b])
+    assert eager["extra_saved_bytes"] == x.numel() * 4  # the x + b temporary
+    if compiled_for("cpu"):
+        fused = memory.saved_for_backward(lambda x, b: cases.fused_leaky_relu(x, b), [x, b])
+        assert fused["extra_saved_bytes"] == 0 and fused["saved_bytes"] == x.numel() * 4  # its output only
+
+
+def test_a_case_produces_rows_for_every_provider_and_mode():
+    case = cases.make_case("bias_leaky_relu", (2, 4, 8, 8), torch.float32, torch.device("cpu"))
+    rows = ops_bench.bench_case(case, repeats=3, with_compile=False, copy_gbps=10.0)
+    assert {(r["provider"], r["mode"]) for r in rows} == {
+        (p, m) for p in ("pygan", "eager textbook", "eager stable") for m in ("fwd", "fwd+bwd")}
+    assert all(r["median_us"] > 0 and r["effective_gbps"] > 0 for r in rows)
+    table = report.ops_table(rows)
+    assert table.row_count == 2
+
+
+@pytest.mark.parametrize("op", list(cases.SHAPES))
+def test_every_provider_computes_the_same_values(op):
+    shape = (8, 4, 5, 5) if op.endswith("relu") else (64, 1)
+    case = cases.make_case(op, shape, torch.float64, torch.device("cpu"))
+    outputs = {name: fn(*case.inputs) for name, fn in case.providers.items()}
+    reference = outputs["eager stable"]
+    for name, out in outputs.items():
+        torch.testing.assert_close(out, reference, msg=name)
+
+
+def test_bench_commands_have_help():
+    runner = CliRunner()
+    for command in (["bench", "--help"], ["bench", "train", "--help"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0 and "Usage" in result.output
