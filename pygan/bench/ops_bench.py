@@ -34,6 +34,9 @@ def _forward_backward(fn: Callable[..., torch.Tensor], case: Case) -> Callable[[
 
 def _compiled(case: Case) -> tuple[Callable[..., torch.Tensor], float]:
     """torch.compile of the stable eager version; returns it and its compile time (s)."""
+    # A fresh cache per case: the same eager function compiled for many shapes and dtypes would
+    # otherwise hit dynamo's recompile limit and silently run eagerly.
+    torch._dynamo.reset()
     fn = torch.compile(case.providers["eager stable"], dynamic=False)
     start = time.perf_counter()
     _forward_backward(fn, case)()

@@ -84,17 +84,18 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     cases: dict[str, dict[str, float]] = defaultdict(dict)
     for r in rows:
         if r["mode"] == "fwd+bwd":
-            cases[f"{r['op']}\n{'x'.join(map(str, r['shape']))}\n{r['dtype']}"][r["provider"]] = r["median_us"]
+            cases[f"{r['op']} {'x'.join(map(str, r['shape']))} {r['dtype']}"][r["provider"]] = r["median_us"]
     others = [p for p in dict.fromkeys(r["provider"] for r in rows) if p != "pygan"]
     labels = list(cases)
     x = np.arange(len(labels))
     width = 0.8 / max(len(others), 1)
-    fig, ax = plt.subplots(figsize=(max(8, len(labels) * 0.9), 5))
+    fig, ax = plt.subplots(figsize=(max(8, len(labels) * 0.45), 6))
     for i, p in enumerate(others):
         ax.bar(x + i * width, [cases[c].get(p, np.nan) / cases[c]["pygan"] for c in labels], width, label=p)
     ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_xticks(x + width * (len(others) - 1) / 2, labels, fontsize=7)
-    ax.set_ylabel("speed-up of pygan (x)")
+    ax.set_xticks(x + width * (len(others) - 1) / 2, labels, fontsize=7, rotation=90)
+    ax.set_yscale("log")  # ratios: 0.5x and 2x lie equally far from 1x
+    ax.set_ylabel("speed-up of pygan (x, log scale)")
     ax.set_title("pygan fused ops, forward+backward: time of provider / time of pygan")
     ax.legend()
     fig.savefig(path, dpi=110, bbox_inches="tight")

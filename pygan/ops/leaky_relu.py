@@ -13,9 +13,18 @@ from pygan._extension import uses_kernel
 from pygan.ops import _checks, reference
 
 
+def _bias_for(x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor | None:
+    # Under autocast a float32 bias meets bfloat16/float16 activations: cast it, as autocast
+    # would for the add it replaces. Outside autocast a mismatch stays an error.
+    if bias is not None and bias.dtype != x.dtype and torch.is_autocast_enabled(x.device.type):
+        return bias.to(x.dtype)
+    return bias
+
+
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None,
                      negative_slope: float = 0.2, gain: float = 1.0) -> torch.Tensor:
     """gain * leaky_relu(x + bias, negative_slope), bias broadcast along dim 1 (channels)."""
+    bias = _bias_for(x, bias)
     if uses_kernel(x):
         return torch.ops.pygan.fused_leaky_relu(x, bias, float(negative_slope), float(gain))
     return reference.fused_leaky_relu(x, bias, float(negative_slope), float(gain))
@@ -24,6 +33,7 @@ def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None,
 def fused_leaky_relu_(x: torch.Tensor, bias: torch.Tensor | None = None,
                       negative_slope: float = 0.2, gain: float = 1.0) -> torch.Tensor:
     """In-place fused_leaky_relu. Safe under autograd: the backward needs only the output."""
+    bias = _bias_for(x, bias)
     if uses_kernel(x):
         torch.ops.pygan.fused_leaky_relu_(x, bias, float(negative_slope), float(gain))
         return x

@@ -223,3 +223,21 @@ def test_module():
     assert act_inplace(y) is y
     with pytest.raises(RuntimeError, match="gain"):
         FusedLeakyReLU(5, gain=-1.0)
+
+
+def test_float32_bias_under_autocast_meets_bfloat16_activations():
+    conv = torch.nn.Conv2d(3, 4, 3)
+    act = FusedLeakyReLU(4)
+    torch.nn.init.normal_(act.bias)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h = conv(x)
+        assert h.dtype == torch.bfloat16 and act.bias.dtype == torch.float32
+        out = act(h)
+    assert out.dtype == torch.bfloat16
+    expected = reference.fused_leaky_relu(h.double(), act.bias.double(), 0.2, 1.0)
+    assert_close(out, expected, torch.bfloat16)
+    out.float().sum().backward()
+    assert act.bias.grad is not None and act.bias.grad.dtype == torch.float32
+    with pytest.raises(RuntimeError, match=r"input is .*but bias is"):
+        fused_leaky_relu(h, act.bias)  # outside autocast a mismatch is an error
