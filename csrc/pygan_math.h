@@ -25,8 +25,8 @@ namespace PYGAN_MATH_NS {
 // ---- scalar primitives (NaN in `a` propagates, like torch.maximum / torch.minimum) ----
 PYGAN_HD float exp_(float a) { return ::expf(a); }
 PYGAN_HD double exp_(double a) { return ::exp(a); }
-PYGAN_HD float log1p_(float a) { return ::log1pf(a); }
-PYGAN_HD double log1p_(double a) { return ::log1p(a); }
+PYGAN_HD float log_(float a) { return ::logf(a); }
+PYGAN_HD double log_(double a) { return ::log(a); }
 PYGAN_HD float abs_(float a) { return ::fabsf(a); }
 PYGAN_HD double abs_(double a) { return ::fabs(a); }
 template <typename S>
@@ -39,6 +39,16 @@ PYGAN_HD S select_pos(S x, S when_pos, S otherwise) { return x > S(0) ? when_pos
 // `when_nonneg` where x >= 0, else `otherwise`.
 template <typename S>
 PYGAN_HD S select_nonneg(S x, S when_nonneg, S otherwise) { return x >= S(0) ? when_nonneg : otherwise; }
+
+// log1p(e) for e in [0, 1], from one log (about 3x cheaper than a vectorised log1p on the CPU):
+// with u = 1 + e rounded, log(u) * e / (u - 1) cancels the rounding of u (Goldberg's trick), and
+// where u rounds to 1, log1p(e) = e to working precision. NaN propagates through the select.
+template <typename T>
+PYGAN_HD T log1p_unit(T e) {
+  const T u = T(1) + e;
+  const T d = u - T(1);
+  return select_pos(d, log_(u) * (e / d), e);
+}
 
 // ---- logistic pieces, sharing one exp(-|x|) ----
 
@@ -65,7 +75,7 @@ PYGAN_HD SigmoidPair<T> sigmoid_pair(T x) {
 // softplus(x) = log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
 template <typename T>
 PYGAN_HD T softplus(T x) {
-  return max_(x, T(0)) + log1p_(exp_(-abs_(x)));
+  return max_(x, T(0)) + log1p_unit(exp_(-abs_(x)));
 }
 
 // ---- GAN losses on discriminator logits ----
@@ -84,7 +94,7 @@ struct TermAndProb {
 template <typename T>
 PYGAN_HD TermAndProb<T> bce_real(T l, T one_minus_t, bool smoothed) {
   const T e = exp_(-abs_(l));
-  const T shared = log1p_(e);
+  const T shared = log1p_unit(e);
   T term = max_(-l, T(0)) + shared;
   if (smoothed) term = term + one_minus_t * l;
   return {term, sigmoid_pair_from_exp(l, e).pos};
@@ -100,7 +110,7 @@ PYGAN_HD T bce_real_grad(T l, T one_minus_t) {
 template <typename T>
 PYGAN_HD TermAndProb<T> bce_fake(T l) {
   const T e = exp_(-abs_(l));
-  return {max_(l, T(0)) + log1p_(e), sigmoid_pair_from_exp(l, e).pos};
+  return {max_(l, T(0)) + log1p_unit(e), sigmoid_pair_from_exp(l, e).pos};
 }
 
 // d softplus(l) / dl = sigmoid(l).
@@ -114,7 +124,7 @@ PYGAN_HD T bce_fake_grad(T l) {
 template <typename T>
 PYGAN_HD TermAndProb<T> generator_term(T l, bool saturating) {
   const T e = exp_(-abs_(l));
-  const T shared = log1p_(e);
+  const T shared = log1p_unit(e);
   const T term = saturating ? -(max_(l, T(0)) + shared) : max_(-l, T(0)) + shared;
   return {term, sigmoid_pair_from_exp(l, e).pos};
 }

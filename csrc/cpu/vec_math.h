@@ -21,7 +21,7 @@ using Vec = at::vec::Vectorized<S>;
 template <typename S>
 inline Vec<S> exp_(const Vec<S>& a) { return a.exp(); }
 template <typename S>
-inline Vec<S> log1p_(const Vec<S>& a) { return a.log1p(); }
+inline Vec<S> log_(const Vec<S>& a) { return a.log(); }
 template <typename S>
 inline Vec<S> abs_(const Vec<S>& a) { return a.abs(); }
 template <typename S>
