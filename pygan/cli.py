@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import typer
 
-from pygan.commands import bench, info, plugins, sample, train
+from pygan.commands import bench, evaluate, info, plugins, sample, train
 
 app = typer.Typer(help="pygan: GANs on fused C++/CUDA kernels.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
 app.command()(train.train)
 app.command()(sample.sample)
+app.command()(evaluate.evaluate)
 app.command()(info.info)
 app.add_typer(plugins.app, name="plugins")
 app.add_typer(bench.app, name="bench")

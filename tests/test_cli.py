@@ -112,3 +112,24 @@ def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes_exactly(tmp_path):
     a, b = ckpt.load(run), ckpt.load(whole)
     assert a["step"] == b["step"] == int(target)
     assert all(torch.equal(a["generator"][k], b["generator"][k]) for k in a["generator"])
+
+
+def test_evaluate_a_mixture_run_and_an_image_run(tiny_images, tmp_path):
+    run = tmp_path / "ring"
+    assert runner.invoke(app, ["train", *RING, "--epochs", "1", "--out", str(run), "-q"]).exit_code == 0
+    result = runner.invoke(app, ["evaluate", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    coverage = report["mode_coverage"]
+    assert coverage["modes_total"] == 8 and 0 <= coverage["modes_covered"] <= 8 and report["samples"] == 2500
+    images = tmp_path / "images-run"
+    result = runner.invoke(app, ["train", "--plugin", "image-folder", "--data-dir", str(tiny_images),
+                                 "--image-size", "16", "--arch-option", "ngf=4", "--arch-option", "ndf=4",
+                                 "--batch-size", "4", "--epochs", "1", "--out", str(images), "-q"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate", str(images), "--samples", "16", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["features"].startswith("pixels") and report["frechet_distance"] > 0
+    result = runner.invoke(app, ["evaluate", str(images), "--features", "/no/such.pt"])
+    assert result.exit_code == 2 and "neither 'pixels' nor an existing TorchScript file" in result.output
