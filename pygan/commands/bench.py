@@ -83,3 +83,39 @@ def train(
         result = {"machine": report.machine(), "train": train_step.run(dev, size, batch, steps, repeats)}
     report.print_tables(console, result)
     _write(result, json_path)
+
+
+@app.command()
+def quality(
+    seeds: int = typer.Option(10, "--seeds", min=1, help="Seeds per setting."),
+    epochs: int = typer.Option(25, "--epochs", min=1, help="Epochs per run (25 = the trainer's default)."),
+    dataset: list[str] = typer.Option(None, "--dataset", help="ring8 and/or grid25 (default both)."),
+    pack: list[int] = typer.Option(None, "--pack", help="Packing degrees to compare (default 1 and 2)."),
+    json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
+) -> None:
+    """Mode coverage of mlp on ring8/grid25 over seeds, with and without packing, vs PacGAN's table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pygan.bench import quality as quality_bench
+    from pygan.bench.report import machine
+
+    console = Console(width=120)
+    with console.status("training") as status:
+        result = quality_bench.run(seeds, epochs, dataset or ["ring8", "grid25"], pack or [1, 2],
+                                   progress=lambda text: status.update(f"training {text}"))
+    table = Table(title=f"mode coverage, mlp, non-saturating loss, {seeds} seeds, mean +- standard error")
+    for col in ("data", "setting", "modes covered", "high-quality samples", "reverse KL"):
+        table.add_column(col)
+    for r in result["results"]:
+        (m, m_se), (h, h_se), (k, k_se) = r["modes_covered"], r["high_quality"], r["reverse_kl"]
+        table.add_row(r["dataset"], f"pygan, pack {r['pack']}", f"{m:.1f} +- {m_se:.1f}",
+                      f"{100 * h:.1f}% +- {100 * h_se:.1f}", f"{k:.3f} +- {k_se:.3f}")
+    for name, (modes, hq) in result["published"].items():
+        data, setting = name.split(" ")
+        if data not in (dataset or ["ring8", "grid25"]):
+            continue
+        table.add_row(data, f"PacGAN paper, {setting}", f"{modes}", f"{hq}%", "")
+    console.print(table)
+    result["machine"] = machine()
+    _write(result, json_path)

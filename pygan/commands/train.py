@@ -47,6 +47,9 @@ def train(
     sync_bn: bool = typer.Option(None, "--sync-bn/--no-sync-bn", help="Under torchrun: one BatchNorm statistic "
                                  "across processes (CUDA)."),
     nproc: int = typer.Option(None, "--nproc", help="Launch N data-parallel processes with torchrun.", min=1),
+    pack: int = typer.Option(None, "--pack", help="PacGAN: D judges this many samples at once (default 1)."),
+    eval_every: int = typer.Option(None, "--eval-every", help="Run `pygan evaluate` every N epochs into "
+                                   "metrics.jsonl (default never)."),
     out: str = typer.Option(None, "--out", help="Run directory (default runs/<arch>-<plugin>-<time>)."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
     checkpoint_every: int = typer.Option(None, "--checkpoint-every", help="Also checkpoint every N steps."),
@@ -72,7 +75,8 @@ def train(
     if image_size is not None:
         data_options["image-size"] = image_size
     train_values = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, d_steps=d_steps, loss=loss,
-                        real_label=real_label, lr=lr, seed=seed, device=device, ema=ema, amp=amp, sync_bn=sync_bn)
+                        real_label=real_label, lr=lr, seed=seed, device=device, ema=ema, amp=amp, sync_bn=sync_bn,
+                        pack=pack, eval_every=eval_every)
     output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     reporter = (JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()) if main_rank \

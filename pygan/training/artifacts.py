@@ -75,7 +75,10 @@ def save_scatter(points: torch.Tensor, path: str | Path, real: torch.Tensor | No
 
 
 def save_training_plot(rows: Sequence[dict], path: str | Path) -> None:
-    """Losses and mean D outputs against steps, from metrics.jsonl rows."""
+    """Losses and mean D outputs against steps, from metrics.jsonl rows (evaluation rows skipped)."""
+    rows = [r for r in rows if "loss_d" in r]
+    if not rows:
+        return
     import matplotlib
 
     matplotlib.use("Agg")

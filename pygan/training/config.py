@@ -46,6 +46,8 @@ class TrainConfig:
     ema: float = 0.0  # decay of an exponential moving average of G's weights; 0 = off
     amp: str = "auto"  # auto (on for CUDA) | on | off
     sync_bn: bool = False  # under torchrun: synchronise BatchNorm statistics across processes (CUDA)
+    pack: int = 1  # PacGAN packing: D judges `pack` samples at once (concatenated), against mode collapse
+    eval_every: int = 0  # evaluate (pygan evaluate) every N epochs into metrics.jsonl; 0 = never
 
 
 @dataclass
@@ -76,6 +78,8 @@ class Config:
             (t.lr >= 0.0, f"--lr must be > 0 (or 0 for the architecture's default), got {t.lr}"),
             (0.0 <= t.ema < 1.0, f"--ema is a decay in [0, 1) (e.g. 0.999; 0 = off), got {t.ema}"),
             (t.amp in {"auto", "on", "off"}, f"--amp must be auto, on or off, got {t.amp!r}"),
+            (t.pack >= 1, f"--pack must be >= 1 (1 = no packing), got {t.pack}"),
+            (t.eval_every >= 0, f"--eval-every must be >= 0 (0 = never), got {t.eval_every}"),
             (t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),
              f"--device must be auto, cpu, cuda or cuda:N, got {t.device!r}"),
             (o.samples >= 1, f"samples must be >= 1, got {o.samples}"),

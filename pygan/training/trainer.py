@@ -23,7 +23,7 @@ from pygan.training.config import Config, ConfigError
 from pygan.training.metrics_log import MetricsLog
 
 # Options that may change when a run resumes; anything else would make it a different run.
-RESUMABLE_OVERRIDES = {("train", "epochs"), ("train", "max_steps"), ("train", "device"),
+RESUMABLE_OVERRIDES = {("train", "epochs"), ("train", "max_steps"), ("train", "device"), ("train", "eval_every"),
                        ("output", "checkpoint_every"), ("output", "log_every"), ("output", "keep_checkpoints")}
 
 
@@ -118,9 +118,9 @@ class Trainer:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
-        if t.batch_size % self.dist.world:
+        if t.batch_size % (self.dist.world * t.pack):
             raise ConfigError(f"--batch-size {t.batch_size} is the global batch; it must divide evenly over "
-                              f"{self.dist.world} processes")
+                              f"{self.dist.world} process(es) and into packs of --pack {t.pack}")
         if t.sync_bn and self.device.type != "cuda" and self.dist.enabled:
             raise ConfigError("--sync-bn needs CUDA devices (torch's SyncBatchNorm does not run on the CPU); "
                               "without it each process keeps its own BatchNorm statistics")
@@ -133,9 +133,17 @@ class Trainer:
         reason = self.arch.accepts(self.spec)
         if reason:
             raise TrainingError(f"--arch {config.model.arch} cannot train on --plugin {config.data.plugin}: {reason}")
+        # PacGAN: D sees `pack` samples concatenated along the channel (or feature) axis.
+        shape = self.spec.shape
+        self.d_spec = plugins.DataSpec((shape[0] * t.pack, *shape[1:]), self.spec.value_range)
+        if t.pack > 1 and (reason := self.arch.accepts(self.d_spec)):
+            raise TrainingError(f"--pack {t.pack}: --arch {config.model.arch} cannot build a discriminator for "
+                                f"packed samples: {reason}")
 
         torch.manual_seed(t.seed)  # every rank builds the same initial weights
         models = self.arch.build(self.spec, self.model_options)
+        if t.pack > 1:
+            models.discriminator = self.arch.build(self.d_spec, self.model_options).discriminator
         self.generator = models.generator.to(self.device)
         self.discriminator = models.discriminator.to(self.device)
         torch.manual_seed(t.seed + self.dist.rank)  # any other randomness differs per rank
@@ -297,7 +305,8 @@ class Trainer:
         with self._autocast(), torch.set_grad_enabled(updates_g):  # G's graph only when G learns
             fake = self.g_net(self._latent())
         with self._autocast():
-            d_out = self.loss.discriminator(self.d_net(real), self.d_net(fake.detach()), real_label=t.real_label)
+            d_out = self.loss.discriminator(self.d_net(self._packed(real)), self.d_net(self._packed(fake.detach())),
+                                            real_label=t.real_label)
         self._check_finite(d_out.loss, "discriminator")
         self._backward_step(d_out.loss, self.opt_d)
         self.averages.add_d(d_out.loss.item(), d_out.d_real.item(), d_out.d_fake.item())
@@ -306,12 +315,17 @@ class Trainer:
             # D just updated; G's graph is kept. D's gradients from this pass are discarded (zeroed
             # before D's next step), so DDP need not average them.
             with self._autocast(), self._no_sync(self.d_net):
-                g_out = self.loss.generator(self.d_net(fake))
+                g_out = self.loss.generator(self.d_net(self._packed(fake)))
                 self._check_finite(g_out.loss, "generator")
                 self._backward_step(g_out.loss, self.opt_g)
             self.averages.add_g(g_out.loss.item())
             if self.ema is not None:
                 self.ema.update_parameters(self.generator)
+
+    def _packed(self, x: torch.Tensor) -> torch.Tensor:
+        """Consecutive groups of `pack` samples joined along dim 1: (B, C, ...) -> (B/pack, pack*C, ...)."""
+        m = self.config.train.pack
+        return x if m == 1 else x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
 
     @staticmethod
     def _no_sync(module: torch.nn.Module):
@@ -375,9 +389,16 @@ class Trainer:
         if not self.dist.is_main:
             return
         self.save_samples(self.run_dir / "samples" / f"epoch-{self.epoch:04d}.png")
+        self._save("latest.pt")
+        every = self.config.train.eval_every
+        if every and self.epoch % every == 0:
+            from pygan.metrics.evaluate import evaluate
+
+            report = evaluate(self.run_dir, features="pixels")
+            self.metrics.append({"step": self.step, "epoch": self.epoch,
+                                 "eval": {k: v for k, v in report.items() if k not in ("run", "step")}})
         if self.metrics.rows:
             artifacts.save_training_plot(self.metrics.rows, self.run_dir / "training.png")
-        self._save("latest.pt")
         keep = self.config.output.keep_checkpoints
         if keep:
             self._save(f"epoch-{self.epoch:04d}.pt")

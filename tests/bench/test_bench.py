@@ -66,3 +66,23 @@ def test_bench_commands_have_help():
     for command in (["bench", "--help"], ["bench", "train", "--help"]):
         result = runner.invoke(app, command)
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_quality_bench_runs_and_summarises_seeds(monkeypatch):
+    from pygan.bench import quality
+
+    monkeypatch.setattr(quality, "_one_run", lambda dataset, pack, seed, epochs: {
+        "modes_covered": 6 + seed, "modes_total": 8, "high_quality": 0.9, "reverse_kl": 0.1})
+    result = quality.run(seeds=3, epochs=1, datasets=["ring8"], packs=[1, 2])
+    assert [(r["dataset"], r["pack"]) for r in result["results"]] == [("ring8", 1), ("ring8", 2)]
+    mean, se = result["results"][0]["modes_covered"]
+    assert mean == 7.0 and abs(se - 1 / 3**0.5) < 1e-12  # stdev 1 over sqrt(3) seeds
+    assert result["published"]["ring8 GAN"] == (6.3, 98.2)
+
+
+@pytest.mark.slow
+def test_quality_bench_one_real_run():
+    from pygan.bench import quality
+
+    run = quality._one_run("ring8", 2, seed=0, epochs=1)
+    assert run["modes_total"] == 8 and 0 <= run["modes_covered"] <= 8 and 0 <= run["high_quality"] <= 1

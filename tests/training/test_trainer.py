@@ -224,3 +224,39 @@ def test_config_from_toml_with_overrides(tmp_path):
     bad.train.loss = "hinge"
     with pytest.raises(ConfigError, match="--loss must be one of non-saturating, saturating"):
         bad.validate()
+
+
+def test_pacgan_packing_feeds_d_groups_of_samples(tmp_path):
+    trainer = Trainer(ring_config(tmp_path / "run", epochs=1, pack=4))
+    first = next(m for m in trainer.discriminator.modules() if isinstance(m, torch.nn.Linear))
+    assert first.in_features == 2 * 4  # four 2-D points per judgement
+    seen = []
+    trainer.discriminator.register_forward_hook(lambda mod, args, out: seen.append((args[0].shape, out.shape)))
+    trainer.fit()
+    assert seen[0] == ((32 // 4, 8), (32 // 4,))
+    packed = trainer._packed(torch.arange(16.0).view(8, 2))  # 8 points -> 2 packs of 4 consecutive points
+    assert torch.equal(packed, torch.arange(16.0).view(2, 8))
+    with pytest.raises(ConfigError, match="packs of --pack 3"):
+        Trainer(ring_config(tmp_path / "other", pack=3))
+
+
+def test_eval_every_writes_evaluation_rows(tmp_path):
+    Trainer(ring_config(tmp_path / "run", epochs=2, eval_every=1)).fit()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval" in r]
+    assert [r["epoch"] for r in evals] == [1, 2]
+    assert evals[0]["eval"]["mode_coverage"]["modes_total"] == 8
+    assert (tmp_path / "run" / "training.png").is_file()
+
+
+def test_packing_a_dcgan(tiny_images, tmp_path):
+    config = Config()
+    config.data.plugin = "image-folder"
+    config.data.options = {"data-dir": str(tiny_images), "image-size": 16}
+    config.model.options = {"ngf": 4, "ndf": 4}
+    config.train.batch_size, config.train.epochs, config.train.pack = 4, 1, 2
+    config.output.out = str(tmp_path / "run")
+    trainer = Trainer(config)
+    assert next(trainer.discriminator.modules()).net[0].in_channels == 6  # two RGB images side by side
+    assert trainer.generator.net[-2].out_channels == 3
+    assert trainer.fit()["steps"] == 2
