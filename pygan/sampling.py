@@ -26,9 +26,11 @@ class LoadedGenerator:
         return self.arch.sample_latent(n, self.spec, self.model_options, generator=torch.Generator().manual_seed(seed))
 
 
-def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> LoadedGenerator:
-    """Rebuilds G from a run directory or checkpoint (the EMA weights when the run kept them)."""
-    state = checkpoint.load(path)
+def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu",
+                   state: dict | None = None) -> LoadedGenerator:
+    """Rebuilds G from a run directory or checkpoint (the EMA weights when the run kept them);
+    `state` is that checkpoint when the caller has already read it."""
+    state = state if state is not None else checkpoint.load(path)
     config = from_dict(state["config"], "checkpoint")
     arch = plugins.get_architecture(config.model.arch)
     options = plugins.resolve_options(config.model.arch, arch.options, config.model.options)

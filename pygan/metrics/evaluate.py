@@ -43,7 +43,7 @@ def evaluate(run: str | Path, *, samples: int = PROTOCOL_SAMPLES, seed: int = 0,
     config = from_dict(state["config"], "checkpoint")
     data_plugin = plugins.get_dataset(config.data.plugin)
     options = plugins.resolve_options(config.data.plugin, data_plugin.options, config.data.options)
-    loaded = load_generator(run)
+    loaded = load_generator(run, state=state)
     z = loaded.latent(samples, seed)
     fake = torch.cat([generate(loaded.generator, z[i:i + batch]) for i in range(0, samples, batch)])
     report: dict[str, Any] = {"run": str(run), "step": loaded.step, "dataset": config.data.plugin,
