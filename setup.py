@@ -65,16 +65,20 @@ if platform.machine().lower() in {"x86_64", "amd64"}:
                          "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
     ISA_FLAGS["avx512"] = ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c",
                            "-DCPU_CAPABILITY=AVX512", "-DCPU_CAPABILITY_AVX512"]
-ISA_KERNELS = ["csrc/cpu/gan_loss_kernel.cpp", "csrc/cpu/fused_leaky_relu_kernel.cpp"]
+ISA_KERNELS = ["csrc/cpu/gan_loss_kernel.cpp", "csrc/cpu/fused_leaky_relu_kernel.cpp",
+               "csrc/cpu/batch_norm_leaky_relu_kernel.cpp"]
 COMMON_SOURCES = [
     "csrc/ops.cpp",
     "csrc/cpu/isa.cpp",
     "csrc/cpu/gan_loss.cpp",
     "csrc/cpu/fused_leaky_relu.cpp",
+    "csrc/cpu/batch_norm_leaky_relu.cpp",
     "csrc/autograd/gan_loss_autograd.cpp",
     "csrc/autograd/fused_leaky_relu_autograd.cpp",
+    "csrc/autograd/batch_norm_leaky_relu_autograd.cpp",
 ]
-CUDA_SOURCES = ["csrc/cuda/gan_loss.cu", "csrc/cuda/fused_leaky_relu.cu"]
+CUDA_SOURCES = ["csrc/cuda/gan_loss.cu", "csrc/cuda/fused_leaky_relu.cu",
+                 "csrc/cuda/batch_norm_leaky_relu.cu"]
 
 
 class BuildExtensionPerIsa(cpp_extension.BuildExtension):

@@ -71,4 +71,33 @@ inline void check_loss_grad(const at::Tensor& grad, const at::Tensor& like, Redu
   }
 }
 
+// BatchNorm's per-channel weight or bias: 1-D, one value per channel, in the input's dtype or
+// (under autocast, with bfloat16/float16 activations) in float32.
+inline void check_bn_param(const at::Tensor& input, const at::Tensor& param, const char* op,
+                           const char* arg) {
+  check_floating(param, op, arg);
+  TORCH_CHECK(param.device() == input.device(), op, ": ", arg, " is on ", param.device(),
+              " but input is on ", input.device(), "; move both to the same device");
+  const bool low = input.scalar_type() == at::kHalf || input.scalar_type() == at::kBFloat16;
+  TORCH_CHECK(param.scalar_type() == input.scalar_type() || (low && param.scalar_type() == at::kFloat),
+              op, ": ", arg, " is ", param.scalar_type(), " but input is ", input.scalar_type(),
+              "; use the input's dtype (or float32 with float16/bfloat16 input)");
+  TORCH_CHECK(param.dim() == 1 && param.numel() == input.size(1), op, ": ", arg,
+              " must be 1-D with one value per channel (input.size(1) = ", input.size(1),
+              "), got shape ", param.sizes());
+}
+
+inline void check_batch_norm_input(const at::Tensor& input, double eps, double negative_slope,
+                                   const char* op) {
+  check_floating(input, op, "input");
+  TORCH_CHECK(input.dim() >= 2, op, ": input must be (N, C, ...) with channels in dim 1, got shape ",
+              input.sizes());
+  const int64_t per_channel = input.size(1) == 0 ? 0 : input.numel() / input.size(1);
+  TORCH_CHECK(per_channel > 1, op, ": batch statistics need more than 1 value per channel, got "
+              "input shape ", input.sizes(), "; use a batch of at least 2 samples");
+  TORCH_CHECK(std::isfinite(eps) && eps > 0.0, op, ": eps must be a finite number > 0, got ", eps);
+  TORCH_CHECK(std::isfinite(negative_slope), op, ": negative_slope must be finite, got ",
+              negative_slope);
+}
+
 }  // namespace pygan

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string_view>
+#include <tuple>
 
 #include "checks.h"
 #include "cpu/kernels.h"
@@ -184,6 +185,114 @@ inline LeakyReLUBackwardSetup setup_fused_leaky_relu_backward(const at::Tensor& 
     go.copy_(grad_output);
   }
   return {go, out, at::empty_like(out)};
+}
+
+// ---- BatchNorm (training-mode apply) + LeakyReLU ----
+
+inline at::ScalarType opmath_dtype(at::ScalarType t) {
+  return t == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+struct BatchNormLeakyReLUSetup {
+  at::Tensor input;           // contiguous, or channels-last contiguous
+  cpu::ChannelLayout layout;
+  at::Tensor weight, bias;    // opmath dtype, contiguous; ones / zeros where not given
+  at::Tensor out, mean, invstd;
+};
+
+inline at::Tensor bn_input_layout(const at::Tensor& input, cpu::ChannelLayout& layout) {
+  layout.outer = input.size(0);
+  layout.channels = input.size(1);
+  layout.inner = 1;
+  for (int64_t d = 2; d < input.dim(); ++d) layout.inner *= input.size(d);
+  if (input.is_contiguous()) {
+    layout.rows = layout.inner == 1;
+    return input;
+  }
+  if ((input.dim() == 4 && input.is_contiguous(at::MemoryFormat::ChannelsLast)) ||
+      (input.dim() == 5 && input.is_contiguous(at::MemoryFormat::ChannelsLast3d))) {
+    layout.rows = true;
+    return input;
+  }
+  layout.rows = layout.inner == 1;
+  return input.contiguous();
+}
+
+inline at::Tensor bn_param(const at::Tensor& input, const std::optional<at::Tensor>& param,
+                           double fill, const char* op, const char* arg) {
+  const auto opts = input.options().dtype(opmath_dtype(input.scalar_type()));
+  if (!param.has_value() || !param->defined()) return at::full({input.size(1)}, fill, opts);
+  check_bn_param(input, *param, op, arg);
+  return param->to(opts.dtype()).contiguous();
+}
+
+inline BatchNormLeakyReLUSetup setup_batch_norm_leaky_relu(const at::Tensor& input,
+                                                          const std::optional<at::Tensor>& weight,
+                                                          const std::optional<at::Tensor>& bias,
+                                                          double eps, double negative_slope) {
+  constexpr const char* op = "pygan.batch_norm_leaky_relu";
+  check_batch_norm_input(input, eps, negative_slope, op);
+  BatchNormLeakyReLUSetup s;
+  s.input = bn_input_layout(input, s.layout);
+  s.weight = bn_param(input, weight, 1.0, op, "weight");
+  s.bias = bn_param(input, bias, 0.0, op, "bias");
+  s.out = at::empty_like(s.input);
+  const auto stat_opts = input.options().dtype(opmath_dtype(input.scalar_type()));
+  s.mean = at::empty({input.size(1)}, stat_opts);
+  s.invstd = at::empty({input.size(1)}, stat_opts);
+  return s;
+}
+
+struct BatchNormLeakyReLUBackwardSetup {
+  at::Tensor grad_out, input;  // same strides
+  cpu::ChannelLayout layout;
+  at::Tensor mean, invstd, weight, bias;  // opmath dtype, contiguous
+  at::Tensor grad_input, grad_weight, grad_bias;
+  at::ScalarType weight_dtype, bias_dtype;  // dtypes of the returned grad_weight / grad_bias
+};
+
+inline BatchNormLeakyReLUBackwardSetup setup_batch_norm_leaky_relu_backward(
+    const at::Tensor& grad_out, const at::Tensor& input, const at::Tensor& mean,
+    const at::Tensor& invstd, const std::optional<at::Tensor>& weight,
+    const std::optional<at::Tensor>& bias, double eps, double negative_slope) {
+  constexpr const char* op = "pygan.batch_norm_leaky_relu_backward";
+  check_batch_norm_input(input, eps, negative_slope, op);
+  check_floating(grad_out, op, "grad_out");
+  check_same_device_dtype(input, "input", grad_out, "grad_out", op);
+  TORCH_CHECK(grad_out.sizes() == input.sizes(), op, ": grad_out has shape ", grad_out.sizes(),
+              " but input has shape ", input.sizes());
+  const auto stat_dtype = opmath_dtype(input.scalar_type());
+  for (const auto* t : {&mean, &invstd}) {
+    const char* arg = t == &mean ? "mean" : "invstd";
+    TORCH_CHECK(t->device() == input.device() && t->scalar_type() == stat_dtype && t->dim() == 1 &&
+                    t->numel() == input.size(1),
+                op, ": ", arg, " must be the forward's saved statistics: 1-D ", stat_dtype, " of ",
+                input.size(1), " values on ", input.device(), ", got ", t->scalar_type(), " ",
+                t->sizes(), " on ", t->device());
+  }
+  BatchNormLeakyReLUBackwardSetup s;
+  s.input = bn_input_layout(input, s.layout);
+  s.grad_out = grad_out;
+  if (!(grad_out.is_non_overlapping_and_dense() && grad_out.strides() == s.input.strides())) {
+    s.grad_out = at::empty_like(s.input);
+    s.grad_out.copy_(grad_out);
+  }
+  s.mean = mean.contiguous();
+  s.invstd = invstd.contiguous();
+  s.weight = bn_param(input, weight, 1.0, op, "weight");
+  s.bias = bn_param(input, bias, 0.0, op, "bias");
+  s.weight_dtype = weight.has_value() && weight->defined() ? weight->scalar_type() : stat_dtype;
+  s.bias_dtype = bias.has_value() && bias->defined() ? bias->scalar_type() : stat_dtype;
+  s.grad_input = at::empty_like(s.input);
+  s.grad_weight = at::empty({input.size(1)}, mean.options());
+  s.grad_bias = at::empty({input.size(1)}, mean.options());
+  return s;
+}
+
+// Returns (grad_input, grad_weight, grad_bias), the parameter grads in the parameters' dtype.
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor> finish_batch_norm_leaky_relu_backward(
+    const BatchNormLeakyReLUBackwardSetup& s) {
+  return {s.grad_input, s.grad_weight.to(s.weight_dtype), s.grad_bias.to(s.bias_dtype)};
 }
 
 }  // namespace pygan

@@ -28,6 +28,15 @@ TORCH_LIBRARY(pygan, m) {
   m.def(
       "fused_leaky_relu_backward(Tensor grad_output, Tensor output, float negative_slope, "
       "float gain) -> Tensor");
+  // BatchNorm with batch statistics + LeakyReLU; mean and invstd (float32, or float64 for
+  // float64 input) are returned for the running statistics and the backward.
+  m.def(
+      "batch_norm_leaky_relu(Tensor input, Tensor? weight, Tensor? bias, float eps=1e-05, "
+      "float negative_slope=0.2) -> (Tensor out, Tensor mean, Tensor invstd)");
+  m.def(
+      "batch_norm_leaky_relu_backward(Tensor grad_out, Tensor input, Tensor mean, Tensor invstd, "
+      "Tensor? weight, Tensor? bias, float eps, float negative_slope) "
+      "-> (Tensor grad_input, Tensor grad_weight, Tensor grad_bias)");
 }
 
 namespace {

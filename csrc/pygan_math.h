@@ -150,4 +150,50 @@ PYGAN_HD T leaky_relu_grad_from_output(T out, T slope, T gain) {
   return select_pos(out, gain, gain * slope);
 }
 
+// ---- BatchNorm (training-mode apply) + LeakyReLU ----
+//
+// Per channel, with the batch statistics mean and invstd = 1 / sqrt(var + eps):
+//   z = (x - mean) * invstd * weight + bias = x * scale + shift,   y = leaky_relu(z).
+
+template <typename T>
+struct ScaleShift {
+  T scale, shift;
+};
+
+template <typename T>
+PYGAN_HD ScaleShift<T> bn_scale_shift(T mean, T invstd, T weight, T bias) {
+  const T scale = weight * invstd;
+  return {scale, bias - mean * scale};
+}
+
+template <typename T>
+PYGAN_HD T bn_leaky_relu(T x, T scale, T shift, T slope) {
+  return leaky_relu(x * scale + shift, slope, T(1));
+}
+
+// d y / d z times grad_y, from the recomputed pre-activation (any slope sign works).
+template <typename T>
+PYGAN_HD T bn_leaky_relu_dz(T grad_y, T x, T scale, T shift, T slope) {
+  return grad_y * select_pos(x * scale + shift, T(1), slope);
+}
+
+// With S1 = sum(dz) and S2 = sum(dz * (x - mean)) over the channel's M values, the input
+// gradient of batch-statistics normalisation is
+//   dx = scale * (dz - S1 / M - (x - mean) * invstd^2 * S2 / M) = a * dz + b * x + c.
+template <typename T>
+struct BnGradCoeffs {
+  T a, b, c;
+};
+
+template <typename T>
+PYGAN_HD BnGradCoeffs<T> bn_grad_coeffs(T mean, T invstd, T scale, T sum_dz, T sum_dz_xc, T count) {
+  const T b = -scale * invstd * invstd * sum_dz_xc / count;
+  return {scale, b, -scale * sum_dz / count - b * mean};
+}
+
+template <typename T>
+PYGAN_HD T bn_grad_input(T dz, T x, BnGradCoeffs<T> k) {
+  return k.a * dz + k.b * x + k.c;
+}
+
 }  // namespace PYGAN_MATH_NS

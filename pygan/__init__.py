@@ -2,7 +2,9 @@
 
 from pygan import _extension  # noqa: F401  (loads the kernels, or warns once and falls back)
 from pygan.ops import (
+    BatchNormLeakyReLU,
     FusedLeakyReLU,
+    batch_norm_leaky_relu,
     discriminator_loss,
     fused_leaky_relu,
     fused_leaky_relu_,
@@ -12,8 +14,10 @@ from pygan.ops import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchNormLeakyReLU",
     "FusedLeakyReLU",
     "__version__",
+    "batch_norm_leaky_relu",
     "discriminator_loss",
     "fused_leaky_relu",
     "fused_leaky_relu_",

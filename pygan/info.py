@@ -9,7 +9,7 @@ import torch
 
 from pygan import _extension
 
-OPS = ("discriminator_loss", "generator_loss", "fused_leaky_relu")
+OPS = ("discriminator_loss", "generator_loss", "fused_leaky_relu", "batch_norm_leaky_relu")
 
 
 def _op_path(device_type: str) -> str:

@@ -25,10 +25,14 @@ with warnings.catch_warnings(record=True) as caught:
         d = pygan.discriminator_loss(r, f, real_label=0.9)
         g = pygan.generator_loss(f, saturating=True)
         y = pygan.fused_leaky_relu(x, b, 0.2, 1.5)
+        xl = (x * 2 + 1).contiguous(memory_format=torch.channels_last)
+        bn = [pygan.ops.batch_norm_leaky_relu(t, b, -b, 1e-5, 0.2)[0] for t in (x, xl, x[:, :, 0].reshape(36, 3))]
     d.loss.backward()
     ok = (torch.allclose(d.loss, reference.discriminator_loss(r, f, real_label=0.9).loss)
           and torch.allclose(g.loss, reference.generator_loss(f, saturating=True).loss)
-          and torch.allclose(y, reference.fused_leaky_relu(x, b, 0.2, 1.5)))
+          and torch.allclose(y, reference.fused_leaky_relu(x, b, 0.2, 1.5))
+          and all(torch.allclose(o, reference.batch_norm_leaky_relu(t, b, -b, 1e-5, 0.2)[0], atol=1e-5)
+                  for o, t in zip(bn, (x, xl, x[:, :, 0].reshape(36, 3)))))
 from pygan.info import collect
 info = collect()
 print(json.dumps({"ok": ok, "warnings": [str(w.message) for w in caught

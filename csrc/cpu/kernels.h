@@ -16,6 +16,14 @@ struct BiasLayout {
   bool channels_last = false;  // channel is the fastest-moving index
 };
 
+// (N, C, *) input as the BatchNorm kernels walk it: `outer` x C planes of `inner` elements each
+// (channels first), or rows of C channels (channels last, or 2-D input).
+struct ChannelLayout {
+  int64_t outer = 0, channels = 0, inner = 1;
+  bool rows = false;
+  int64_t count() const { return outer * inner; }  // values per channel
+};
+
 }  // namespace pygan::cpu
 
 #define PYGAN_DECLARE_CPU_KERNELS                                                               \
@@ -36,7 +44,16 @@ struct BiasLayout {
                                at::Tensor& out);                                                \
   void fused_leaky_relu_backward_kernel(const at::Tensor& grad_output, const at::Tensor& output, \
                                         double negative_slope, double gain,                     \
-                                        at::Tensor& grad_input);
+                                        at::Tensor& grad_input);                                \
+  void batch_norm_leaky_relu_kernel(const at::Tensor& input, const ChannelLayout& layout,      \
+                                    const at::Tensor& weight, const at::Tensor& bias, double eps, \
+                                    double negative_slope, at::Tensor& out, at::Tensor& mean,   \
+                                    at::Tensor& invstd);                                        \
+  void batch_norm_leaky_relu_backward_kernel(                                                   \
+      const at::Tensor& grad_out, const at::Tensor& input, const ChannelLayout& layout,         \
+      const at::Tensor& mean, const at::Tensor& invstd, const at::Tensor& weight,               \
+      const at::Tensor& bias, double negative_slope, at::Tensor& grad_input,                    \
+      at::Tensor& grad_weight, at::Tensor& grad_bias);
 
 namespace pygan::cpu::isa_default {
 PYGAN_DECLARE_CPU_KERNELS

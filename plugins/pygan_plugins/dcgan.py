@@ -2,8 +2,8 @@
 BatchNorm in both nets (not on G's output nor D's input), ReLU + Tanh in G, LeakyReLU(0.2) in D,
 no fully connected hidden layers, weights from N(0, 0.02), Adam lr 2e-4, beta1 0.5.
 
-D's activations are pygan's fused LeakyReLU, and D returns logits for the fused losses (no
-Sigmoid layer). Any power-of-two image size from 16 to 256, any channel count.
+D's blocks are pygan's fused ops (bias + LeakyReLU, BatchNorm + LeakyReLU), and D returns
+logits for the fused losses (no Sigmoid layer). Any power-of-two image size from 16 to 256, any channel count.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import nn
 
-from pygan.ops import FusedLeakyReLU
+from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU
 from pygan.plugins import AdamSettings, Architecture, DataSpec, GanModels, Option
 
 MIN_SIZE, MAX_SIZE = 16, 256
@@ -31,7 +31,7 @@ def _widths(base: int, size: int) -> list[int]:
 def _init_weights(module: nn.Module) -> None:
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.BatchNorm2d):
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
@@ -63,9 +63,8 @@ class Discriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False),
                                    FusedLeakyReLU(widths[0], bias=True, negative_slope=0.2)]
         for w_in, w_out in pairwise(widths):
-            # BatchNorm's shift is the bias; the activation needs none.
-            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out),
-                       FusedLeakyReLU(w_out, bias=False, negative_slope=0.2)]
+            # BatchNorm and LeakyReLU in one fused op; BatchNorm's shift is the bias.
+            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), BatchNormLeakyReLU(w_out, negative_slope=0.2)]
         layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)]  # 4x4 -> one logit
         self.net = nn.Sequential(*layers)
 

@@ -58,3 +58,35 @@ def bias(op: str, x: torch.Tensor, b: torch.Tensor) -> None:
     if b.dim() != 1 or b.numel() != x.shape[1]:
         fail(op, f"bias must be 1-D with one value per channel (input.size(1) = {x.shape[1]}), "
                  f"got shape {tuple(b.shape)}")
+
+
+def batch_norm_input(op: str, x: torch.Tensor, eps: float, negative_slope: float) -> None:
+    floating(op, "input", x)
+    if x.dim() < 2:
+        fail(op, f"input must be (N, C, ...) with channels in dim 1, got shape {tuple(x.shape)}")
+    per_channel = x.numel() // x.shape[1] if x.shape[1] else 0
+    if per_channel <= 1:
+        fail(op, "batch statistics need more than 1 value per channel, got input shape "
+                 f"{tuple(x.shape)}; use a batch of at least 2 samples")
+    if not (math.isfinite(eps) and eps > 0.0):
+        fail(op, f"eps must be a finite number > 0, got {eps}")
+    if not math.isfinite(negative_slope):
+        fail(op, f"negative_slope must be finite, got {negative_slope}")
+
+
+def batch_norm_param(op: str, name: str, x: torch.Tensor, p: torch.Tensor) -> None:
+    floating(op, name, p)
+    if p.device != x.device:
+        fail(op, f"{name} is on {p.device} but input is on {x.device}; move both to the same device")
+    low = x.dtype in (torch.float16, torch.bfloat16)
+    if p.dtype != x.dtype and not (low and p.dtype == torch.float32):
+        fail(op, f"{name} is {p.dtype} but input is {x.dtype}; use the input's dtype "
+                 "(or float32 with float16/bfloat16 input)")
+    if p.dim() != 1 or p.numel() != x.shape[1]:
+        fail(op, f"{name} must be 1-D with one value per channel (input.size(1) = {x.shape[1]}), "
+                 f"got shape {tuple(p.shape)}")
+
+
+def statistics_dtype(x: torch.Tensor) -> torch.dtype:
+    """BatchNorm statistics are kept in float32 (float64 for float64 input)."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32

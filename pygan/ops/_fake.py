@@ -62,3 +62,35 @@ def _fused_leaky_relu_(input, bias=None, negative_slope=0.2, gain=1.0):
 @torch.library.register_fake("pygan::fused_leaky_relu_backward")
 def _fused_leaky_relu_backward(grad_output, output, negative_slope, gain):
     return torch.empty_like(output)
+
+
+def _kernel_layout(input: torch.Tensor) -> torch.Tensor:
+    # The kernels keep contiguous and channels-last input as it is and make anything else contiguous.
+    if input.is_contiguous():
+        return input
+    if (input.dim() == 4 and input.is_contiguous(memory_format=torch.channels_last)) or \
+            (input.dim() == 5 and input.is_contiguous(memory_format=torch.channels_last_3d)):
+        return input
+    return input.contiguous()
+
+
+@torch.library.register_fake("pygan::batch_norm_leaky_relu")
+def _batch_norm_leaky_relu(input, weight, bias, eps=1e-5, negative_slope=0.2):
+    op = "pygan.batch_norm_leaky_relu"
+    _checks.batch_norm_input(op, input, eps, negative_slope)
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None:
+            _checks.batch_norm_param(op, name, input, p)
+    stats = _checks.statistics_dtype(input)
+    channels = input.shape[1]
+    return (torch.empty_like(_kernel_layout(input)), input.new_empty((channels,), dtype=stats),
+            input.new_empty((channels,), dtype=stats))
+
+
+@torch.library.register_fake("pygan::batch_norm_leaky_relu_backward")
+def _batch_norm_leaky_relu_backward(grad_out, input, mean, invstd, weight, bias, eps, negative_slope):
+    stats = _checks.statistics_dtype(input)
+    channels = input.shape[1]
+    return (torch.empty_like(_kernel_layout(input)),
+            input.new_empty((channels,), dtype=weight.dtype if weight is not None else stats),
+            input.new_empty((channels,), dtype=bias.dtype if bias is not None else stats))

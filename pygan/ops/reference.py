@@ -85,3 +85,28 @@ def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None,
         _checks.bias(op, x, bias)
         x = x + bias.view([1, -1] + [1] * (x.dim() - 2))
     return torch.nn.functional.leaky_relu(x, negative_slope) * gain
+
+
+def batch_norm_leaky_relu(x: torch.Tensor, weight: torch.Tensor | None = None, bias: torch.Tensor | None = None,
+                          eps: float = 1e-5, negative_slope: float = 0.2
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """leaky_relu(BatchNorm with batch statistics), and the statistics (mean, 1/sqrt(var + eps)),
+    computed in float32 (float64 for float64 input)."""
+    op = "pygan.batch_norm_leaky_relu"
+    _checks.batch_norm_input(op, x, eps, negative_slope)
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None:
+            _checks.batch_norm_param(op, name, x, p)
+    math_dtype = _checks.statistics_dtype(x)
+    xf = x.to(math_dtype)
+    dims = [0, *range(2, x.dim())]
+    var, mean = torch.var_mean(xf, dims, correction=0, keepdim=True)
+    invstd = torch.rsqrt(var + eps)
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    z = (xf - mean) * invstd
+    if weight is not None:
+        z = z * weight.to(math_dtype).view(shape)
+    if bias is not None:
+        z = z + bias.to(math_dtype).view(shape)
+    y = torch.nn.functional.leaky_relu(z, negative_slope).to(x.dtype)
+    return y, mean.detach().flatten(), invstd.detach().flatten()

@@ -6,12 +6,20 @@ import pytest
 import torch
 
 from pygan._extension import compiled_for
-from pygan.ops import discriminator_loss, fused_leaky_relu, fused_leaky_relu_, generator_loss, reference
+from pygan.ops import (
+    batch_norm_leaky_relu,
+    discriminator_loss,
+    fused_leaky_relu,
+    fused_leaky_relu_,
+    generator_loss,
+    reference,
+)
 
 PATHS = {
     "kernel": (discriminator_loss, generator_loss, fused_leaky_relu),
     "reference": (reference.discriminator_loss, reference.generator_loss, reference.fused_leaky_relu),
 }
+BATCH_NORM_PATHS = {"kernel": batch_norm_leaky_relu, "reference": reference.batch_norm_leaky_relu}
 needs_kernel = pytest.mark.skipif(not compiled_for("cpu"), reason="pygan._C is not built")
 
 
@@ -83,3 +91,36 @@ def test_direct_op_calls_are_checked_too():
         torch.ops.pygan.generator_loss_backward(torch.randn(3), torch.randn(3), False, "mean")
     with pytest.raises(RuntimeError, match="bias must be 1-D"):
         fused_leaky_relu_(torch.randn(2, 3), torch.randn(2))
+
+
+@pytest.fixture(params=[pytest.param("kernel", marks=needs_kernel), "reference"])
+def batch_norm(request):
+    return BATCH_NORM_PATHS[request.param]
+
+
+def test_batch_norm_leaky_relu_bad_input(batch_norm):
+    x = torch.randn(4, 3, 5, 5)
+    with pytest.raises(RuntimeError, match=r"input must be float32.*\.float\(\)"):
+        batch_norm(x.long())
+    with pytest.raises(RuntimeError, match=r"more than 1 value per channel.*at least 2 samples"):
+        batch_norm(torch.randn(1, 3))
+    with pytest.raises(RuntimeError, match=r"input must be \(N, C, \.\.\.\)"):
+        batch_norm(torch.randn(5))
+    with pytest.raises(RuntimeError, match=r"weight must be 1-D with one value per channel \(input.size\(1\) = 3\)"):
+        batch_norm(x, torch.ones(4))
+    with pytest.raises(RuntimeError, match=r"bias is (torch\.float64|Double)"):
+        batch_norm(x, None, torch.zeros(3, dtype=torch.float64))
+    with pytest.raises(RuntimeError, match="eps must be a finite number > 0"):
+        batch_norm(x, None, None, 0.0)
+    with pytest.raises(RuntimeError, match="negative_slope must be finite"):
+        batch_norm(x, None, None, 1e-5, float("nan"))
+
+
+@needs_kernel
+def test_batch_norm_backward_checks_its_statistics():
+    x, g = torch.randn(4, 3, 5), torch.randn(4, 3, 5)
+    with pytest.raises(RuntimeError, match="mean must be the forward's saved statistics"):
+        torch.ops.pygan.batch_norm_leaky_relu_backward(g, x, torch.zeros(2), torch.ones(3), None, None, 1e-5, 0.2)
+    with pytest.raises(RuntimeError, match="grad_out has shape"):
+        torch.ops.pygan.batch_norm_leaky_relu_backward(g[:2], x, torch.zeros(3), torch.ones(3), None, None, 1e-5,
+                                                       0.2)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pygan._extension import compiled_for
-from pygan.ops import discriminator_loss, fused_leaky_relu, generator_loss, reference
+from pygan.ops import batch_norm_leaky_relu, discriminator_loss, fused_leaky_relu, generator_loss, reference
 from tests.helpers import DTYPES, assert_close
 
 pytestmark = [
@@ -62,3 +62,34 @@ def test_cuda_gradcheck_and_opcheck():
     assert torch.autograd.gradgradcheck(lambda t: discriminator_loss(t, t * 0.5).loss, (r,))
     torch.library.opcheck(torch.ops.pygan.discriminator_loss.default, (r, r.detach() * 2, 1.0, "mean"))
     torch.library.opcheck(torch.ops.pygan.fused_leaky_relu.default, (x, None, 0.2, 1.0))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "two_dim"])
+def test_batch_norm_leaky_relu_on_cuda_matches_the_reference(dtype, layout):
+    x = torch.randn(16, 24, 9, 9, dtype=torch.float64) * 3 + 1 if layout != "two_dim" else torch.randn(300, 24)
+    x = x.to("cuda", dtype)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    param_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    w = torch.randn(24, device="cuda", dtype=param_dtype, requires_grad=True)
+    b = torch.randn(24, device="cuda", dtype=param_dtype, requires_grad=True)
+    out, mean, _ = batch_norm_leaky_relu(x, w, b, 1e-5, 0.2)
+    leaves = [t.detach().cpu().double().requires_grad_() for t in (x, w, b)]
+    ref, ref_mean, _ = reference.batch_norm_leaky_relu(*leaves, 1e-5, 0.2)
+    assert_close(out.cpu(), ref, dtype)
+    assert_close(mean.cpu(), ref_mean, torch.float32 if dtype != torch.float64 else dtype)
+    g = torch.randn_like(out)
+    for got, want in zip(torch.autograd.grad(out, (x, w, b), g),
+                         torch.autograd.grad(ref, leaves, g.cpu().double()), strict=True):
+        scale = want.abs().max()
+        assert_close(got.cpu() / scale, want / scale, dtype)
+
+
+def test_batch_norm_leaky_relu_cuda_gradcheck_and_opcheck():
+    x = torch.randn(3, 4, 3, 3, device="cuda", dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, device="cuda", dtype=torch.float64, requires_grad=True)
+    b = torch.randn(4, device="cuda", dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda *t: batch_norm_leaky_relu(*t, 1e-5, 0.2)[0], (x, w, b))
+    torch.library.opcheck(torch.ops.pygan.batch_norm_leaky_relu.default, (x, w, b, 1e-5, 0.2))

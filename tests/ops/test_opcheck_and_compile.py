@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pygan._extension import compiled_for
-from pygan.ops import discriminator_loss, fused_leaky_relu, generator_loss, reference
+from pygan.ops import BatchNormLeakyReLU, discriminator_loss, fused_leaky_relu, generator_loss, reference
 
 pytestmark = pytest.mark.skipif(not compiled_for("cpu"), reason="pygan._C is not built")
 
@@ -33,6 +33,12 @@ def _samples():
     yield ops.fused_leaky_relu.default, (_x(6, 5, dtype=torch.bfloat16), _x(5, dtype=torch.bfloat16), 0.2, 2.0)
     yield ops.fused_leaky_relu_backward.default, (torch.randn(2, 3, 4), _x(2, 3, 4), 0.2, 1.0)
     yield ops.fused_leaky_relu_.default, (torch.randn(2, 3, 4, 4), torch.randn(3), 0.2, 1.0)
+    yield ops.batch_norm_leaky_relu.default, (_x(4, 3, 5, 5, dtype=f64), _x(3, dtype=f64), _x(3, dtype=f64), 1e-5, 0.2)
+    yield ops.batch_norm_leaky_relu.default, (cl, None, None, 1e-3, 0.1)
+    yield ops.batch_norm_leaky_relu.default, (_x(6, 5, dtype=torch.bfloat16), _x(5), _x(5), 1e-5, 0.2)
+    stats = (torch.randn(3, dtype=f64), torch.rand(3, dtype=f64) + 0.5)
+    yield ops.batch_norm_leaky_relu_backward.default, (torch.randn(4, 3, 5, dtype=f64), _x(4, 3, 5, dtype=f64),
+                                                       *stats, _x(3, dtype=f64), _x(3, dtype=f64), 1e-5, 0.2)
 
 
 @pytest.mark.parametrize("op_and_args", list(_samples()), ids=lambda s: str(s[0]))
@@ -81,3 +87,28 @@ def test_torch_compile_fullgraph_matches_eager():
     torch.testing.assert_close(loss_c, loss_e, rtol=1e-5, atol=1e-5)
     for got, want in zip(grads_c, grads_e, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_torch_compile_fullgraph_of_batch_norm_leaky_relu_blocks(channels_last):
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    fused = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), BatchNormLeakyReLU(8, 0.2), torch.nn.Conv2d(8, 1, 3))
+    plain = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.LeakyReLU(0.2),
+                                torch.nn.Conv2d(8, 1, 3))
+    plain.load_state_dict({k.replace("2.", "3.") if k.startswith("2.") else k: v
+                           for k, v in fused.state_dict().items()})
+    x = torch.randn(4, 3, 9, 9)
+    if channels_last:
+        fused, plain = fused.to(memory_format=torch.channels_last), plain.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    compiled = torch.compile(fused, fullgraph=True)  # raises on any graph break
+    out_c = compiled(x)
+    grads_c = torch.autograd.grad(out_c.square().sum(), list(fused.parameters()))
+    out_e = plain(x)
+    grads_e = torch.autograd.grad(out_e.square().sum(), list(plain.parameters()))
+    torch.testing.assert_close(out_c, out_e, rtol=1e-4, atol=1e-5)
+    for got, want in zip(grads_c, grads_e, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fused[1].running_var, plain[1].running_var)  # buffers updated in the graph

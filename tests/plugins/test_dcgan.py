@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from pygan import plugins
-from pygan.ops import FusedLeakyReLU
+from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU
 from pygan.plugins import DataSpec
 
 
@@ -51,13 +51,15 @@ def test_published_recipe(dcgan):
     # G: 100 -> 512x4x4 -> 256x8x8 -> 128x16x16 -> 64x32x32 -> 3x64x64, as in the paper's figure.
     widths = [m.out_channels for m in g_layers if isinstance(m, nn.ConvTranspose2d)]
     assert widths == [512, 256, 128, 64, 3]
-    acts = [m for m in d_layers if isinstance(m, FusedLeakyReLU)]
+    acts = [m for m in d_layers if isinstance(m, (FusedLeakyReLU, BatchNormLeakyReLU))]
     assert len(acts) == 4 and all(a.negative_slope == 0.2 for a in acts)
     convs = [m for m in d_layers if isinstance(m, nn.Conv2d)]
     assert all(m.stride in ((2, 2), (1, 1)) for m in convs)
     # No BatchNorm on D's input layer, BatchNorm after every later conv but the last.
     assert [type(m).__name__ for m in d.net][:2] == ["Conv2d", "FusedLeakyReLU"]
-    assert sum(isinstance(m, nn.BatchNorm2d) for m in d_layers) == 3
+    assert sum(isinstance(m, BatchNormLeakyReLU) for m in d_layers) == 3
+    bn_weights = torch.cat([m.weight for m in g_layers + d_layers if isinstance(m, nn.modules.batchnorm._BatchNorm)])
+    assert abs(bn_weights.mean().item() - 1.0) < 5e-3 and abs(bn_weights.std().item() - 0.02) < 5e-3
     conv_weights = torch.cat([m.weight.flatten() for m in g_layers + d_layers
                               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
     assert abs(conv_weights.mean().item()) < 1e-3 and abs(conv_weights.std().item() - 0.02) < 1e-3

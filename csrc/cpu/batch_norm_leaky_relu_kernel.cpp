@@ -1,0 +1,500 @@
+// BatchNorm (batch statistics) + LeakyReLU, compiled once per ISA (see cpu/isa.h).
+//
+// Channels-first input is processed one channel at a time: its values (N planes) are read from
+// memory once and the later passes (variance, apply; or the backward's second pass) find them in
+// the L2 cache. Channels-last input is walked in rows of C channels with per-chunk partial sums.
+// Every sum runs over fixed blocks combined in a fixed order, so results do not depend on the
+// number of threads.
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include "kernels.h"
+#include "vec_math.h"
+
+namespace pygan::cpu::PYGAN_CPU_ISA {
+namespace {
+
+constexpr int64_t kBlock = 4096;         // values summed in the math type before widening to double
+constexpr int64_t kChunkValues = 8192;   // rows-layout chunk size, in values (rows x C)
+constexpr int64_t kElementwiseGrain = 1 << 15;
+
+template <typename V>
+double horizontal_sum(const V& v) {
+  typename V::value_type buf[V::size()];
+  v.store(buf);
+  double s = 0.0;
+  for (int64_t k = 0; k < V::size(); ++k) s += buf[k];
+  return s;
+}
+
+// Sum of f(x[i]) over [0, n), f generic over the math type (scalar or vector).
+template <typename scalar_t, typename F>
+double contiguous_sum(const scalar_t* x, int64_t n, const F& f) {
+  using L = Lanes<scalar_t>;
+  using V = typename L::V;
+  using opmath_t = typename L::opmath_t;
+  double total = 0.0;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = std::min(n, start + kBlock);
+    V acc(opmath_t(0));
+    int64_t i = start;
+    for (; i + L::step <= end; i += L::step) {
+      const auto v = L::load(x + i);
+      for (int k = 0; k < L::count; ++k) acc = acc + f(v[k]);
+    }
+    total += horizontal_sum(acc);
+    for (; i < end; ++i) total += f(static_cast<opmath_t>(x[i]));
+  }
+  return total;
+}
+
+// (sum of (x - shift), sum of (x - shift)^2) over [0, n).
+template <typename scalar_t, typename opmath_t>
+std::pair<double, double> shifted_sums(const scalar_t* x, int64_t n, opmath_t shift) {
+  using L = Lanes<scalar_t>;
+  using V = typename L::V;
+  double s1 = 0.0, s2 = 0.0;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = std::min(n, start + kBlock);
+    V acc1(opmath_t(0)), acc2(opmath_t(0));
+    int64_t i = start;
+    for (; i + L::step <= end; i += L::step) {
+      const auto v = L::load(x + i);
+      for (int k = 0; k < L::count; ++k) {
+        const V d = v[k] - V(shift);
+        acc1 = acc1 + d;
+        acc2 = at::vec::fmadd(d, d, acc2);
+      }
+    }
+    s1 += horizontal_sum(acc1);
+    s2 += horizontal_sum(acc2);
+    for (; i < end; ++i) {
+      const opmath_t d = static_cast<opmath_t>(x[i]) - shift;
+      s1 += d;
+      s2 += d * d;
+    }
+  }
+  return {s1, s2};
+}
+
+struct GradSums {
+  double dz = 0.0;     // sum of dz
+  double dz_xc = 0.0;  // sum of dz * (x - mean)
+};
+
+// The backward's per-channel sums over [0, n) of one plane.
+template <typename scalar_t, typename opmath_t>
+GradSums contiguous_grad_sums(const scalar_t* dy, const scalar_t* x, int64_t n, opmath_t scale,
+                              opmath_t shift, opmath_t mean, opmath_t slope) {
+  using L = Lanes<scalar_t>;
+  using V = typename L::V;
+  GradSums sums;
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = std::min(n, start + kBlock);
+    V acc_dz(opmath_t(0));
+    V acc_dz_xc(opmath_t(0));
+    int64_t i = start;
+    for (; i + L::step <= end; i += L::step) {
+      const auto g = L::load(dy + i);
+      const auto v = L::load(x + i);
+      for (int k = 0; k < L::count; ++k) {
+        const V dz = math::bn_leaky_relu_dz(g[k], v[k], V(scale), V(shift), V(slope));
+        acc_dz = acc_dz + dz;
+        acc_dz_xc = acc_dz_xc + dz * (v[k] - V(mean));
+      }
+    }
+    sums.dz += horizontal_sum(acc_dz);
+    sums.dz_xc += horizontal_sum(acc_dz_xc);
+    for (; i < end; ++i) {
+      const opmath_t xv = static_cast<opmath_t>(x[i]);
+      const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(dy[i]), xv, scale, shift, slope);
+      sums.dz += dz;
+      sums.dz_xc += dz * (xv - mean);
+    }
+  }
+  return sums;
+}
+
+// Per-channel values in the math type, as vectors at channel offset c.
+template <typename V, typename opmath_t>
+V at_channel(const std::vector<opmath_t>& values, int64_t c) {
+  return V::loadu(values.data() + c);
+}
+
+// One row of C channels: out[c] = f(in[c], c) vectorised, f(value, channel offset).
+template <typename scalar_t, typename F>
+void map_row(const scalar_t* in, scalar_t* out, int64_t C, const F& f) {
+  using L = Lanes<scalar_t>;
+  using V = typename L::V;
+  using opmath_t = typename L::opmath_t;
+  int64_t c = 0;
+  for (; c + L::step <= C; c += L::step) {
+    auto v = L::load(in + c);
+    for (int k = 0; k < L::count; ++k) v[k] = f(v[k], c + k * V::size());
+    L::store(out + c, v);
+  }
+  for (; c < C; ++c) out[c] = static_cast<scalar_t>(f(static_cast<opmath_t>(in[c]), c));
+}
+
+// Per-channel scale, shift and mean in the math type (vectors load from them at channel c).
+template <typename opmath_t>
+struct ChannelArrays {
+  std::vector<opmath_t> scale, shift, mean;
+  explicit ChannelArrays(int64_t C) : scale(C), shift(C), mean(C) {}
+};
+
+template <typename opmath_t>
+ChannelArrays<opmath_t> scale_shift(const double* mean, const double* invstd, const opmath_t* weight,
+                                    const opmath_t* bias, int64_t C) {
+  ChannelArrays<opmath_t> a(C);
+  for (int64_t c = 0; c < C; ++c) {
+    const auto ss = math::bn_scale_shift<double>(mean[c], invstd[c], weight[c], bias[c]);
+    a.scale[c] = static_cast<opmath_t>(ss.scale);
+    a.shift[c] = static_cast<opmath_t>(ss.shift);
+    a.mean[c] = static_cast<opmath_t>(mean[c]);
+  }
+  return a;
+}
+
+// Chan et al.'s pairwise update of (count, mean, sum of squared deviations).
+struct Moments {
+  double n = 0.0, mean = 0.0, m2 = 0.0;
+  void merge(double n_b, double mean_b, double m2_b) {
+    if (n_b == 0.0) return;
+    const double total = n + n_b;
+    const double delta = mean_b - mean;
+    mean += delta * (n_b / total);
+    m2 += m2_b + delta * delta * (n * n_b / total);
+    n = total;
+  }
+};
+
+struct Rows {
+  int64_t rows, per_chunk, chunks;
+  Rows(int64_t rows_, int64_t C)
+      : rows(rows_), per_chunk(std::max<int64_t>(1, kChunkValues / std::max<int64_t>(C, 1))),
+        chunks((rows_ + per_chunk - 1) / per_chunk) {}
+  int64_t begin(int64_t k) const { return k * per_chunk; }
+  int64_t end(int64_t k) const { return std::min(rows, (k + 1) * per_chunk); }
+};
+
+// Per-channel sums over rows [r0, r1): acc[c] += f(row values at c, c) (vectorised over c).
+template <typename scalar_t, typename opmath_t, typename F>
+void accumulate_rows(const scalar_t* x, int64_t r0, int64_t r1, int64_t C, opmath_t* acc, const F& f) {
+  using L = Lanes<scalar_t>;
+  using V = typename L::V;
+  for (int64_t r = r0; r < r1; ++r) {
+    const scalar_t* row = x + r * C;
+    int64_t c = 0;
+    for (; c + L::step <= C; c += L::step) {
+      const auto v = L::load(row + c);
+      for (int k = 0; k < L::count; ++k) {
+        const int64_t ck = c + k * V::size();
+        (V::loadu(acc + ck) + f(v[k], ck)).store(acc + ck);
+      }
+    }
+    for (; c < C; ++c) acc[c] += f(static_cast<opmath_t>(row[c]), c);
+  }
+}
+
+template <typename scalar_t>
+void forward_planes(const scalar_t* x, const ChannelLayout& l, double eps, double* mean,
+                    double* invstd) {
+  using opmath_t = at::opmath_type<scalar_t>;
+  const int64_t C = l.channels, S = l.inner;
+  const double count = static_cast<double>(l.count());
+  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double sum = 0.0;
+      for (int64_t n = 0; n < l.outer; ++n) {
+        sum += contiguous_sum(x + (n * C + c) * S, S, [](auto v) { return v; });
+      }
+      // Second pass on data shifted by the rounded mean (still in cache): both sums are small,
+      // so neither rounding of the mean nor cancellation costs precision.
+      const opmath_t mf = static_cast<opmath_t>(sum / count);
+      double shifted = 0.0, sq = 0.0;
+      for (int64_t n = 0; n < l.outer; ++n) {
+        const auto sums = shifted_sums(x + (n * C + c) * S, S, mf);
+        shifted += sums.first;
+        sq += sums.second;
+      }
+      const double d = shifted / count;
+      const double m = static_cast<double>(mf) + d;
+      const double var = std::max(0.0, sq / count - d * d);
+      mean[c] = m;
+      invstd[c] = 1.0 / std::sqrt(var + eps);
+    }
+  });
+}
+
+template <typename scalar_t>
+void forward_rows(const scalar_t* x, const ChannelLayout& l, double eps, double* mean,
+                  double* invstd) {
+  using opmath_t = at::opmath_type<scalar_t>;
+  const int64_t C = l.channels;
+  const Rows rows(l.count(), C);
+  std::vector<opmath_t> chunk_mean(rows.chunks * C, opmath_t(0)), chunk_m2(rows.chunks * C, opmath_t(0));
+  std::vector<double> exact_mean(rows.chunks * C);
+  at::parallel_for(0, rows.chunks, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      opmath_t* m = chunk_mean.data() + k * C;
+      opmath_t* q = chunk_m2.data() + k * C;
+      const int64_t r0 = rows.begin(k), r1 = rows.end(k);
+      accumulate_rows(x, r0, r1, C, m, [](auto v, int64_t) { return v; });
+      for (int64_t c = 0; c < C; ++c) m[c] /= static_cast<opmath_t>(r1 - r0);
+      // Second pass (the chunk is in cache) on data shifted by the rounded chunk mean; the
+      // shifted sum corrects both the mean and the squares for that rounding.
+      const auto shifted_by_mean = [m](auto v, int64_t c) {
+        using T = decltype(v);
+        if constexpr (std::is_arithmetic_v<T>) return v - m[c]; else return v - T::loadu(m + c);
+      };
+      std::vector<opmath_t> shift_sum(C, opmath_t(0));
+      accumulate_rows(x, r0, r1, C, shift_sum.data(), shifted_by_mean);
+      accumulate_rows(x, r0, r1, C, q, [&](auto v, int64_t c) {
+        const auto d = shifted_by_mean(v, c);
+        return d * d;
+      });
+      const opmath_t count = static_cast<opmath_t>(r1 - r0);
+      for (int64_t c = 0; c < C; ++c) {
+        const opmath_t d = shift_sum[c] / count;
+        exact_mean[k * C + c] = static_cast<double>(m[c]) + static_cast<double>(d);
+        q[c] = std::max(opmath_t(0), q[c] - d * shift_sum[c]);
+      }
+    }
+  });
+  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      Moments mo;
+      for (int64_t k = 0; k < rows.chunks; ++k) {
+        mo.merge(static_cast<double>(rows.end(k) - rows.begin(k)), exact_mean[k * C + c], chunk_m2[k * C + c]);
+      }
+      mean[c] = mo.mean;
+      invstd[c] = 1.0 / std::sqrt(mo.m2 / mo.n + eps);
+    }
+  });
+}
+
+template <typename scalar_t>
+void apply(const scalar_t* x, const ChannelLayout& l, const ChannelArrays<at::opmath_type<scalar_t>>& p,
+           at::opmath_type<scalar_t> slope, scalar_t* y) {
+  using opmath_t = at::opmath_type<scalar_t>;
+  using V = at::vec::Vectorized<opmath_t>;
+  const int64_t C = l.channels;
+  if (l.rows) {
+    const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1));
+    at::parallel_for(0, l.count(), grain, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        map_row(x + r * C, y + r * C, C, [&](auto v, int64_t c) {
+          using T = decltype(v);
+          if constexpr (std::is_arithmetic_v<T>) {
+            return math::bn_leaky_relu(v, p.scale[c], p.shift[c], slope);
+          } else {
+            return math::bn_leaky_relu(v, at_channel<V>(p.scale, c), at_channel<V>(p.shift, c), V(slope));
+          }
+        });
+      }
+    });
+    return;
+  }
+  const int64_t S = l.inner;
+  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(S, 1));
+  at::parallel_for(0, l.outer * C, grain, [&](int64_t p0, int64_t p1) {
+    for (int64_t plane = p0; plane < p1; ++plane) {
+      const int64_t c = plane % C;
+      const opmath_t scale = p.scale[c], shift = p.shift[c];
+      map_unary(x + plane * S, y + plane * S, 0, S, [&](auto v) {
+        using T = decltype(v);
+        return math::bn_leaky_relu(v, T(scale), T(shift), T(slope));
+      });
+    }
+  });
+}
+
+// Backward coefficients per channel: dx = a * dz + b * x + c.
+template <typename opmath_t>
+struct GradArrays {
+  std::vector<opmath_t> a, b, c;
+  explicit GradArrays(int64_t C) : a(C), b(C), c(C) {}
+};
+
+template <typename opmath_t>
+void finish_grad_sums(const std::vector<GradSums>& sums, const double* mean, const double* invstd,
+                      const ChannelArrays<opmath_t>& p, double count, opmath_t* grad_weight,
+                      opmath_t* grad_bias, GradArrays<opmath_t>& k) {
+  for (size_t c = 0; c < sums.size(); ++c) {
+    const auto co = math::bn_grad_coeffs<double>(mean[c], invstd[c], p.scale[c], sums[c].dz,
+                                                 sums[c].dz_xc, count);
+    k.a[c] = static_cast<opmath_t>(co.a);
+    k.b[c] = static_cast<opmath_t>(co.b);
+    k.c[c] = static_cast<opmath_t>(co.c);
+    grad_weight[c] = static_cast<opmath_t>(sums[c].dz_xc * invstd[c]);
+    grad_bias[c] = static_cast<opmath_t>(sums[c].dz);
+  }
+}
+
+}  // namespace
+
+void batch_norm_leaky_relu_kernel(const at::Tensor& input, const ChannelLayout& layout,
+                                  const at::Tensor& weight, const at::Tensor& bias, double eps,
+                                  double negative_slope, at::Tensor& out, at::Tensor& mean,
+                                  at::Tensor& invstd) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),
+                                  "pygan_batch_norm_leaky_relu_cpu", [&] {
+    using opmath_t = at::opmath_type<scalar_t>;
+    const int64_t C = layout.channels;
+    const scalar_t* x = input.const_data_ptr<scalar_t>();
+    std::vector<double> m(C), inv(C);
+    if (layout.rows) {
+      forward_rows(x, layout, eps, m.data(), inv.data());
+    } else {
+      forward_planes(x, layout, eps, m.data(), inv.data());
+    }
+    opmath_t* mean_out = mean.data_ptr<opmath_t>();
+    opmath_t* invstd_out = invstd.data_ptr<opmath_t>();
+    for (int64_t c = 0; c < C; ++c) {
+      mean_out[c] = static_cast<opmath_t>(m[c]);
+      invstd_out[c] = static_cast<opmath_t>(inv[c]);
+    }
+    const auto p = scale_shift(m.data(), inv.data(), weight.const_data_ptr<opmath_t>(),
+                               bias.const_data_ptr<opmath_t>(), C);
+    apply(x, layout, p, static_cast<opmath_t>(negative_slope), out.data_ptr<scalar_t>());
+  });
+}
+
+void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at::Tensor& input,
+                                           const ChannelLayout& layout, const at::Tensor& mean,
+                                           const at::Tensor& invstd, const at::Tensor& weight,
+                                           const at::Tensor& bias, double negative_slope,
+                                           at::Tensor& grad_input, at::Tensor& grad_weight,
+                                           at::Tensor& grad_bias) {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(),
+                                  "pygan_batch_norm_leaky_relu_backward_cpu", [&] {
+    using opmath_t = at::opmath_type<scalar_t>;
+    using V = at::vec::Vectorized<opmath_t>;
+    const int64_t C = layout.channels;
+    const opmath_t slope = static_cast<opmath_t>(negative_slope);
+    const scalar_t* x = input.const_data_ptr<scalar_t>();
+    const scalar_t* dy = grad_out.const_data_ptr<scalar_t>();
+    scalar_t* dx = grad_input.data_ptr<scalar_t>();
+    std::vector<double> m(C), inv(C);
+    for (int64_t c = 0; c < C; ++c) {
+      m[c] = static_cast<double>(mean.const_data_ptr<opmath_t>()[c]);
+      inv[c] = static_cast<double>(invstd.const_data_ptr<opmath_t>()[c]);
+    }
+    const auto p = scale_shift(m.data(), inv.data(), weight.const_data_ptr<opmath_t>(),
+                               bias.const_data_ptr<opmath_t>(), C);
+    const double count = static_cast<double>(layout.count());
+    std::vector<GradSums> sums(C);
+    GradArrays<opmath_t> k(C);
+    opmath_t* gw = grad_weight.data_ptr<opmath_t>();
+    opmath_t* gb = grad_bias.data_ptr<opmath_t>();
+
+    if (!layout.rows) {
+      // One channel at a time: the second pass finds the channel's planes in cache.
+      const int64_t S = layout.inner;
+      at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          GradSums s;
+          for (int64_t n = 0; n < layout.outer; ++n) {
+            const int64_t off = (n * C + c) * S;
+            const GradSums part = contiguous_grad_sums(dy + off, x + off, S, p.scale[c], p.shift[c],
+                                                       p.mean[c], slope);
+            s.dz += part.dz;
+            s.dz_xc += part.dz_xc;
+          }
+          const auto co = math::bn_grad_coeffs<double>(m[c], inv[c], p.scale[c], s.dz, s.dz_xc, count);
+          const opmath_t a = static_cast<opmath_t>(co.a), b = static_cast<opmath_t>(co.b),
+                         cc = static_cast<opmath_t>(co.c);
+          const opmath_t scale = p.scale[c], shift = p.shift[c];
+          for (int64_t n = 0; n < layout.outer; ++n) {
+            const int64_t off = (n * C + c) * S;
+            map_binary(dy + off, x + off, dx + off, 0, S, [&](auto g, auto v) {
+              using T = decltype(g);
+              const T dz = math::bn_leaky_relu_dz(g, v, T(scale), T(shift), T(slope));
+              return math::bn_grad_input(dz, v, math::BnGradCoeffs<T>{T(a), T(b), T(cc)});
+            });
+          }
+          gw[c] = static_cast<opmath_t>(s.dz_xc * inv[c]);
+          gb[c] = static_cast<opmath_t>(s.dz);
+        }
+      });
+      return;
+    }
+
+    // Rows of C channels: per-chunk partial sums, combined in chunk order.
+    const Rows rows(layout.count(), C);
+    std::vector<opmath_t> part_dz(rows.chunks * C, opmath_t(0)), part_dz_xc(rows.chunks * C, opmath_t(0));
+    at::parallel_for(0, rows.chunks, 1, [&](int64_t k0, int64_t k1) {
+      using L = Lanes<scalar_t>;
+      for (int64_t kk = k0; kk < k1; ++kk) {
+        opmath_t* s1 = part_dz.data() + kk * C;
+        opmath_t* s2 = part_dz_xc.data() + kk * C;
+        for (int64_t r = rows.begin(kk); r < rows.end(kk); ++r) {
+          const scalar_t* xr = x + r * C;
+          const scalar_t* gr = dy + r * C;
+          int64_t c = 0;
+          for (; c + L::step <= C; c += L::step) {
+            const auto g = L::load(gr + c);
+            const auto v = L::load(xr + c);
+            for (int j = 0; j < L::count; ++j) {
+              const int64_t cj = c + j * V::size();
+              const V dz = math::bn_leaky_relu_dz(g[j], v[j], at_channel<V>(p.scale, cj),
+                                                  at_channel<V>(p.shift, cj), V(slope));
+              (V::loadu(s1 + cj) + dz).store(s1 + cj);
+              (V::loadu(s2 + cj) + dz * (v[j] - at_channel<V>(p.mean, cj))).store(s2 + cj);
+            }
+          }
+          for (; c < C; ++c) {
+            const opmath_t xv = static_cast<opmath_t>(xr[c]);
+            const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(gr[c]), xv, p.scale[c],
+                                                       p.shift[c], slope);
+            s1[c] += dz;
+            s2[c] += dz * (xv - p.mean[c]);
+          }
+        }
+      }
+    });
+    for (int64_t kk = 0; kk < rows.chunks; ++kk) {
+      for (int64_t c = 0; c < C; ++c) {
+        sums[c].dz += part_dz[kk * C + c];
+        sums[c].dz_xc += part_dz_xc[kk * C + c];
+      }
+    }
+    finish_grad_sums(sums, m.data(), inv.data(), p, count, gw, gb, k);
+    const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1));
+    at::parallel_for(0, rows.rows, grain, [&](int64_t r0, int64_t r1) {
+      using L = Lanes<scalar_t>;
+      for (int64_t r = r0; r < r1; ++r) {
+        const scalar_t* xr = x + r * C;
+        const scalar_t* gr = dy + r * C;
+        scalar_t* out = dx + r * C;
+        int64_t c = 0;
+        for (; c + L::step <= C; c += L::step) {
+          auto g = L::load(gr + c);
+          const auto v = L::load(xr + c);
+          for (int j = 0; j < L::count; ++j) {
+            const int64_t cj = c + j * V::size();
+            const V dz = math::bn_leaky_relu_dz(g[j], v[j], at_channel<V>(p.scale, cj),
+                                                at_channel<V>(p.shift, cj), V(slope));
+            g[j] = math::bn_grad_input(dz, v[j], math::BnGradCoeffs<V>{at_channel<V>(k.a, cj),
+                                                                       at_channel<V>(k.b, cj),
+                                                                       at_channel<V>(k.c, cj)});
+          }
+          L::store(out + c, g);
+        }
+        for (; c < C; ++c) {
+          const opmath_t xv = static_cast<opmath_t>(xr[c]);
+          const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(gr[c]), xv, p.scale[c],
+                                                     p.shift[c], slope);
+          out[c] = static_cast<scalar_t>(math::bn_grad_input(dz, xv, math::BnGradCoeffs<opmath_t>{k.a[c], k.b[c], k.c[c]}));
+        }
+      }
+    });
+  });
+}
+
+}  // namespace pygan::cpu::PYGAN_CPU_ISA
