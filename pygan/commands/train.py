@@ -43,7 +43,12 @@ def train(
     seed: int = typer.Option(None, "--seed", help="Seed: same seed, same numbers on CPU (default 0)."),
     device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
     ema: float = typer.Option(None, "--ema", help="EMA decay for G's weights, e.g. 0.999 (default off)."),
-    amp: str = typer.Option(None, "--amp", help="Mixed precision on CUDA: auto (default), on, off."),
+    precision: str = typer.Option(None, "--precision", help="fp32, bf16, fp16 (CUDA) or auto (default: bf16 "
+                                  "autocast on CUDA and, for image models, on CPUs with AVX512-BF16/AMX)."),
+    channels_last: bool = typer.Option(None, "--channels-last/--no-channels-last",
+                                       help="Channels-last memory format for image models (default on)."),
+    compile_models: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile G and D (default off; "
+                                        "the compile time is reported)."),
     sync_bn: bool = typer.Option(None, "--sync-bn/--no-sync-bn", help="Under torchrun: one BatchNorm statistic "
                                  "across processes (CUDA)."),
     nproc: int = typer.Option(None, "--nproc", help="Launch N data-parallel processes with torchrun.", min=1),
@@ -75,8 +80,9 @@ def train(
     if image_size is not None:
         data_options["image-size"] = image_size
     train_values = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, d_steps=d_steps, loss=loss,
-                        real_label=real_label, lr=lr, seed=seed, device=device, ema=ema, amp=amp, sync_bn=sync_bn,
-                        pack=pack, eval_every=eval_every)
+                        real_label=real_label, lr=lr, seed=seed, device=device, ema=ema, precision=precision,
+                        channels_last=channels_last, compile=compile_models, sync_bn=sync_bn, pack=pack,
+                        eval_every=eval_every)
     output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     reporter = (JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()) if main_rank \

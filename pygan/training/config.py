@@ -13,6 +13,8 @@ import tomli_w
 
 from pygan.losses import LOSSES
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names it and says how to fix it."""
@@ -44,7 +46,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     ema: float = 0.0  # decay of an exponential moving average of G's weights; 0 = off
-    amp: str = "auto"  # auto (on for CUDA) | on | off
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (see pygan/training/precision.py); saved resolved
+    channels_last: bool = True  # channels-last memory format for image models (saved as applied)
+    compile: bool = False  # torch.compile G and D
     sync_bn: bool = False  # under torchrun: synchronise BatchNorm statistics across processes (CUDA)
     pack: int = 1  # PacGAN packing: D judges `pack` samples at once (concatenated), against mode collapse
     eval_every: int = 0  # evaluate (pygan evaluate) every N epochs into metrics.jsonl; 0 = never
@@ -77,7 +81,7 @@ class Config:
             (0.0 <= t.real_label <= 1.0, f"--real-label must lie in [0, 1], got {t.real_label}"),
             (t.lr >= 0.0, f"--lr must be > 0 (or 0 for the architecture's default), got {t.lr}"),
             (0.0 <= t.ema < 1.0, f"--ema is a decay in [0, 1) (e.g. 0.999; 0 = off), got {t.ema}"),
-            (t.amp in {"auto", "on", "off"}, f"--amp must be auto, on or off, got {t.amp!r}"),
+            (t.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"),
             (t.pack >= 1, f"--pack must be >= 1 (1 = no packing), got {t.pack}"),
             (t.eval_every >= 0, f"--eval-every must be >= 0 (0 = never), got {t.eval_every}"),
             (t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"),

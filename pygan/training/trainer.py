@@ -18,12 +18,13 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pygan import plugins
 from pygan.losses import get_loss
-from pygan.training import artifacts, checkpoint, distributed
+from pygan.training import artifacts, checkpoint, distributed, precision
 from pygan.training.config import Config, ConfigError
 from pygan.training.metrics_log import MetricsLog
 
 # Options that may change when a run resumes; anything else would make it a different run.
 RESUMABLE_OVERRIDES = {("train", "epochs"), ("train", "max_steps"), ("train", "device"), ("train", "eval_every"),
+                       ("train", "compile"),
                        ("output", "checkpoint_every"), ("output", "log_every"), ("output", "keep_checkpoints")}
 
 
@@ -146,8 +147,19 @@ class Trainer:
             models.discriminator = self.arch.build(self.d_spec, self.model_options).discriminator
         self.generator = models.generator.to(self.device)
         self.discriminator = models.discriminator.to(self.device)
+        # Image models: channels-last activations spare oneDNN/cuDNN layout conversions around
+        # every convolution. The config records whether it applied.
+        t.channels_last = bool(t.channels_last and self.spec.is_image and _has_convolutions(models))
+        self.memory_format = torch.channels_last if t.channels_last else torch.contiguous_format
+        self.generator.to(memory_format=self.memory_format)
+        self.discriminator.to(memory_format=self.memory_format)
+        self.precision = precision.resolve(t.precision, self.device, image_model=self.spec.is_image)
+        t.precision = self.precision.name
         torch.manual_seed(t.seed + self.dist.rank)  # any other randomness differs per rank
         self.g_net, self.d_net = self._data_parallel(self.generator), self._data_parallel(self.discriminator)
+        self.compile_seconds: float | None = None
+        if t.compile:
+            self.g_net, self.d_net = torch.compile(self.g_net), torch.compile(self.d_net)
         self.dataset = data_plugin.load(self.data_options)
         if len(self.dataset) < t.batch_size:
             raise TrainingError(f"--plugin {config.data.plugin} yields {len(self.dataset)} samples, fewer than "
@@ -169,10 +181,9 @@ class Trainer:
         self.ema = (AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
                     if t.ema > 0 else None)
         self.loss = get_loss(t.loss)
-        self.autocast_dtype = self._amp_dtype()
         # float16 autocast needs loss scaling, one scaler per optimiser; bfloat16 does not.
-        fp16 = self.autocast_dtype == torch.float16
-        self.scalers = {id(o): torch.amp.GradScaler("cuda") for o in (self.opt_g, self.opt_d)} if fp16 else {}
+        self.scalers = ({id(o): torch.amp.GradScaler("cuda") for o in (self.opt_g, self.opt_d)}
+                        if self.precision.needs_grad_scaler else {})
 
         self.z_rng = torch.Generator().manual_seed(t.seed + 1)
         # Fixed noise for the per-epoch samples: a grid of images, or a cloud of 2-D points.
@@ -213,14 +224,6 @@ class Trainer:
             module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
         device_ids = [self.device.index] if self.device.type == "cuda" else None
         return torch.nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
-
-    def _amp_dtype(self) -> torch.dtype | None:
-        amp = self.config.train.amp
-        if amp == "on" and self.device.type != "cuda":
-            raise ConfigError("--amp on needs a CUDA device (--device cuda); on the CPU use --amp off or auto")
-        if self.device.type != "cuda" or amp == "off":
-            return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
     def _new_run_dir(self) -> Path:
         out = self.config.output.out
@@ -275,16 +278,14 @@ class Trainer:
         return self.dist.shard(z).to(self.device)
 
     def _autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+        return self.precision.autocast(self.device.type)
 
     def _check_finite(self, loss: torch.Tensor, which: str) -> None:
         if not torch.isfinite(loss).item():
             raise NonFiniteLoss(
                 f"the {which} loss became {loss.item()} at step {self.step + 1} (epoch {self.epoch + 1}); "
                 f"training stopped and the last good checkpoint is kept in {self.run_dir / 'checkpoints'}. "
-                "Try a lower --lr, --real-label 0.9, or --amp off")
+                "Try a lower --lr, --real-label 0.9, or --precision fp32")
 
     def _backward_step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -300,7 +301,7 @@ class Trainer:
     def train_step(self, real: torch.Tensor) -> None:
         """One discriminator step on `real`, and a generator step every d_steps-th call."""
         t = self.config.train
-        real = real.to(self.device, non_blocking=True)
+        real = real.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         updates_g = (self.step + 1) % t.d_steps == 0
         with self._autocast(), torch.set_grad_enabled(updates_g):  # G's graph only when G learns
             fake = self.g_net(self._latent())
@@ -348,7 +349,10 @@ class Trainer:
             while self.epoch < t.epochs and not self._reached_max_steps():
                 self.reporter.epoch_start(self.epoch, self.batches_per_epoch, self.batch_in_epoch)
                 for real in self._batches(self.epoch, self.batch_in_epoch):
-                    self.train_step(real)
+                    if self.compile_seconds is None and t.compile:
+                        self._first_compiled_step(real)
+                    else:
+                        self.train_step(real)
                     self.batch_in_epoch += 1
                     interval_steps += 1
                     row = None
@@ -377,7 +381,18 @@ class Trainer:
                 signal.signal(signum, handler)
             distributed.teardown(self.dist)
         return {"run_dir": str(self.run_dir), "steps": self.step, "epochs": self.epoch,
-                "seconds": time.perf_counter() - started, "last": self.metrics.rows[-1] if self.metrics.rows else None}
+                "seconds": time.perf_counter() - started, "compile_seconds": self.compile_seconds,
+                "precision": self.precision.name, "channels_last": t.channels_last,
+                "last": next((r for r in reversed(self.metrics.rows) if "loss_d" in r), None)}
+
+    def _first_compiled_step(self, real: torch.Tensor) -> None:
+        """The first step under --compile traces and compiles G and D: timed and reported."""
+        self.reporter.message("compiling G and D (torch.compile) ...")
+        start = time.perf_counter()
+        self.train_step(real)
+        self.compile_seconds = time.perf_counter() - start
+        self.reporter.message(f"compiled G and D in {self.compile_seconds:.1f} s (first step)")
+        self.metrics.append({"step": self.step, "epoch": self.epoch + 1, "compile_seconds": self.compile_seconds})
 
     def _reached_max_steps(self) -> bool:
         return bool(self.config.train.max_steps) and self.step >= self.config.train.max_steps
@@ -445,6 +460,11 @@ def generate(generator: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
         for name, b in generator.named_buffers():
             b.copy_(buffers[name])
     return out
+
+
+def _has_convolutions(models: plugins.GanModels) -> bool:
+    conv = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
+    return any(isinstance(m, conv) for net in (models.generator, models.discriminator) for m in net.modules())
 
 
 def _main_thread() -> bool:
