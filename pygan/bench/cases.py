@@ -9,16 +9,20 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from pygan.ops import discriminator_loss, fused_leaky_relu, generator_loss
+from pygan.ops import batch_norm_leaky_relu, discriminator_loss, fused_leaky_relu, generator_loss
 
 SHAPES = {
     "d_loss": [(64, 1), (128, 1), (128, 1, 30, 30), (4 * 1024 * 1024,)],
     "g_loss": [(64, 1), (128, 1), (128, 1, 30, 30), (4 * 1024 * 1024,)],
     "leaky_relu": [(64, 64, 32, 32), (64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)],
     "bias_leaky_relu": [(64, 64, 32, 32), (64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)],
+    # DCGAN's D blocks at 64 px, batch 64; "_cl" = channels-last tensors, as the trainer runs them.
+    "bn_leaky_relu": [(64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)],
+    "bn_leaky_relu_cl": [(64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)],
 }
 QUICK_SHAPES = {"d_loss": [(128, 1), (4 * 1024 * 1024,)], "g_loss": [(128, 1)],
-                "leaky_relu": [(64, 64, 32, 32)], "bias_leaky_relu": [(64, 128, 16, 16)]}
+                "leaky_relu": [(64, 64, 32, 32)], "bias_leaky_relu": [(64, 128, 16, 16)],
+                "bn_leaky_relu": [(64, 128, 16, 16)], "bn_leaky_relu_cl": [(64, 128, 16, 16)]}
 
 
 @dataclass
@@ -63,6 +67,33 @@ def _leaky_stable(x, b=None):
     return F.leaky_relu(x, 0.2)
 
 
+def _bn_leaky_textbook(x, w, b):
+    dims = [0, *range(2, x.dim())]
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    var, mean = torch.var_mean(x, dims, correction=0, keepdim=True)
+    z = (x - mean) / torch.sqrt(var + 1e-5) * w.view(shape) + b.view(shape)
+    return torch.where(z > 0, z, 0.2 * z)
+
+
+def _bn_leaky_stable(x, w, b):
+    return F.leaky_relu(F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5), 0.2)
+
+
+def _bn_leaky_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Case:
+    layout = torch.channels_last if op.endswith("_cl") else torch.contiguous_format
+    x = torch.randn(*shape, device=device).to(dtype).contiguous(memory_format=layout).requires_grad_()
+    # BatchNorm's parameters stay float32 under autocast, as in training.
+    param_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    w = (1 + 0.1 * torch.randn(shape[1], device=device)).to(param_dtype).requires_grad_()
+    b = (0.1 * torch.randn(shape[1], device=device)).to(param_dtype).requires_grad_()
+    grad = torch.randn(*shape, device=device).to(dtype).contiguous(memory_format=layout)
+    providers = {"pygan": lambda x, w, b: batch_norm_leaky_relu(x, w, b, 1e-5, 0.2)[0],
+                 "eager textbook": _bn_leaky_textbook, "eager stable": _bn_leaky_stable}
+    n = x.numel() * x.element_size()
+    # forward: read x, write y; backward: read grad and x, write grad_x
+    return Case(op, shape, dtype, device, [x, w, b], grad, providers, 2 * n, 5 * n)
+
+
 def make_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Case:
     def leaf(*s, scale=1.0):
         return (torch.randn(*s, device=device) * scale).to(dtype).requires_grad_()
@@ -82,6 +113,8 @@ def make_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch
         providers = {"pygan": lambda f: generator_loss(f).loss, "eager textbook": _g_loss_textbook,
                      "eager stable": _g_loss_stable}
         return Case(op, shape, dtype, device, inputs, None, providers, n * itemsize, 3 * n * itemsize)
+    if op.startswith("bn_leaky_relu"):
+        return _bn_leaky_case(op, shape, dtype, device)
     with_bias = op == "bias_leaky_relu"
     inputs = [leaf(*shape)] + ([leaf(shape[1])] if with_bias else [])
     grad = torch.randn(*shape, device=device).to(dtype)

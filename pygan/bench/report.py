@@ -65,11 +65,15 @@ def ops_table(rows: list[dict[str, Any]]) -> Table:
 
 def train_table(result: dict[str, Any]) -> Table:
     table = Table(title=f"DCGAN training step, {result['size']} px, batch {result['batch']}")
-    for col in ("provider", "ms / step", "images / s"):
+    for col in ("variant", "precision", "channels last", "ms / step", "images / s", "vs plain eager", "compile s"):
         table.add_column(col)
     for r in result["rows"]:
-        table.add_row(r["provider"], f"{r['median_ms_per_step']:.0f}", f"{r['images_per_s']:.1f}")
-    table.caption = f"pygan / plain eager: {result['speedup']:.2f}x"
+        speedup = r.get("speedup_vs_plain_eager")
+        compile_s = r.get("compile_seconds")
+        table.add_row(r["provider"], r.get("precision", ""), "yes" if r.get("channels_last") else "no",
+                      f"{r['median_ms_per_step']:.0f}", f"{r['images_per_s']:.1f}",
+                      f"{speedup:.2f}x" if speedup else "", f"{compile_s:.1f}" if compile_s else "")
+    table.caption = "medians of interleaved repeats after warm-up; compile s = the first (compiling) step"
     return table
 
 

@@ -1,11 +1,21 @@
-"""`pygan bench train`: images/s of a full DCGAN training step (64 px, batch 64) with pygan's
-fused ops against the same model in plain eager PyTorch (nn.LeakyReLU, BCEWithLogitsLoss)."""
+"""`pygan bench train`: images/s of a full DCGAN training step (64 px, batch 64) in the settings a
+user can pick, against the same model in plain eager PyTorch (the pytorch/examples DCGAN:
+nn.LeakyReLU, nn.BatchNorm2d, BCEWithLogitsLoss, float32, contiguous tensors).
+
+Every variant runs the trainer's step (D on real and detached fakes, then G through the updated
+D) with the trainer's own building blocks: the dcgan plugin's models, the fused losses, the
+precision resolved as `pygan train --precision` resolves it, channels-last as the trainer applies
+it, torch.compile as `--compile` applies it. Timings are interleaved medians after warm-up; the
+first call of a compiled variant is reported as its compile time, not timed with the rest.
+"""
 
 from __future__ import annotations
 
+import copy
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -13,72 +23,122 @@ from torch import nn
 
 from pygan import plugins
 from pygan.losses import get_loss
+from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU
+from pygan.training import precision as prec
 
 
-def plain_discriminator(channels: int = 3, ndf: int = 64) -> nn.Module:
-    """The pytorch/examples DCGAN discriminator, ending in a logit for BCEWithLogitsLoss."""
-    return nn.Sequential(
-        nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 8), nn.LeakyReLU(0.2, inplace=True),
-        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Flatten(0))
+@dataclass(frozen=True)
+class Variant:
+    label: str
+    pygan: bool          # pygan's fused models and losses (else the plain eager model)
+    precision: str       # as --precision
+    channels_last: bool
+    compile: bool = False
 
 
-def _step_fn(g: nn.Module, d: nn.Module, d_loss: Callable, g_loss: Callable, batch: int, latent: int,
-             real: torch.Tensor) -> Callable[[], None]:
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-
-    def step() -> None:  # the trainer's step: D on real and detached fakes, then G through the new D
-        fake = g(torch.randn(batch, latent, 1, 1, device=real.device))
-        loss = d_loss(d(real), d(fake.detach()))
-        opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_d.step()
-        loss = g_loss(d(fake))
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_g.step()
-    return step
+VARIANTS = (
+    Variant("plain eager fp32", pygan=False, precision="fp32", channels_last=False),
+    Variant("pygan fp32", pygan=True, precision="fp32", channels_last=True),
+    Variant("pygan auto", pygan=True, precision="auto", channels_last=True),
+    Variant("pygan fp32 --compile", pygan=True, precision="fp32", channels_last=True, compile=True),
+    Variant("pygan auto --compile", pygan=True, precision="auto", channels_last=True, compile=True),
+)
+BASELINE = "plain eager fp32"
 
 
-def run(device: torch.device, size: int = 64, batch: int = 64, steps: int = 4, repeats: int = 3) -> dict[str, Any]:
+def plain_discriminator(discriminator: nn.Module) -> nn.Module:
+    """dcgan's discriminator in plain PyTorch layers (at 64 px: the pytorch/examples DCGAN
+    discriminator), ending in a logit for BCEWithLogitsLoss."""
+    layers: list[nn.Module] = []
+    for m in discriminator.net:
+        if isinstance(m, FusedLeakyReLU):
+            layers.append(nn.LeakyReLU(m.negative_slope, inplace=True))
+        elif isinstance(m, BatchNormLeakyReLU):
+            layers += [nn.BatchNorm2d(m.num_features), nn.LeakyReLU(m.negative_slope, inplace=True)]
+        else:
+            layers.append(copy.deepcopy(m))
+    return nn.Sequential(*layers, nn.Flatten(0))
+
+
+def _losses(pygan: bool) -> tuple[Callable, Callable]:
+    if pygan:
+        loss = get_loss("non-saturating")
+        return (lambda r, f: loss.discriminator(r, f).loss), (lambda f: loss.generator(f).loss)
+    bce = nn.BCEWithLogitsLoss()
+    return ((lambda r, f: bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f))),
+            (lambda f: bce(f, torch.ones_like(f))))
+
+
+def _step_fn(variant: Variant, device: torch.device, size: int, batch: int) -> tuple[Callable[[], None], str]:
     arch = plugins.get_architecture("dcgan")
     spec = plugins.DataSpec((3, size, size))
     options = plugins.resolve_options("dcgan", arch.options, {})
     torch.manual_seed(0)
     models = arch.build(spec, options)
-    real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
-    loss = get_loss("non-saturating")
-    pygan_step = _step_fn(models.generator.to(device), models.discriminator.to(device),
-                          lambda r, f: loss.discriminator(r, f).loss, lambda f: loss.generator(f).loss,
-                          batch, 100, real)
-    plain_g = arch.build(spec, options).generator.to(device)  # the generator has no fused op in it
-    plain_d = plain_discriminator().to(device)
-    bce = nn.BCEWithLogitsLoss()
+    g = models.generator.to(device)
+    d = (models.discriminator if variant.pygan else plain_discriminator(models.discriminator)).to(device)
+    memory_format = torch.channels_last if variant.channels_last else torch.contiguous_format
+    g.to(memory_format=memory_format)
+    d.to(memory_format=memory_format)
+    precision = prec.resolve(variant.precision, device, image_model=True)
+    g_net, d_net = (torch.compile(g), torch.compile(d)) if variant.compile else (g, d)
+    d_loss, g_loss = _losses(variant.pygan)
+    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=memory_format)
+    latent = int(options["latent_dim"])
 
-    def plain_d_loss(r, f):
-        return bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f))
+    def step() -> None:
+        with precision.autocast(device.type):
+            fake = g_net(torch.randn(batch, latent, device=device))
+            loss = d_loss(d_net(real), d_net(fake.detach()))
+        opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_d.step()
+        with precision.autocast(device.type):
+            loss = g_loss(d_net(fake))
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
 
-    plain_step = _step_fn(plain_g, plain_d, plain_d_loss, lambda f: bce(f, torch.ones_like(f)), batch, 100, real)
-    providers = {"plain eager": plain_step, "pygan": pygan_step}
-    for fn in providers.values():
-        for _ in range(2):
-            fn()
-    seconds: dict[str, list[float]] = {name: [] for name in providers}
-    for _ in range(repeats):
-        for name, fn in providers.items():
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            seconds[name].append((time.perf_counter() - start) / steps)
-    rows = [{"provider": name, "median_ms_per_step": statistics.median(s) * 1e3,
-             "images_per_s": batch / statistics.median(s), "repeats": repeats, "steps_per_repeat": steps}
-            for name, s in seconds.items()]
-    return {"size": size, "batch": batch, "rows": rows,
-            "speedup": rows[1]["images_per_s"] / rows[0]["images_per_s"]}
+    return step, precision.name
+
+
+def _timed(fn: Callable[[], None], device: torch.device, steps: int) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / steps
+
+
+def run(device: torch.device, size: int = 64, batch: int = 64, steps: int = 4, repeats: int = 3,
+        variants: tuple[Variant, ...] = VARIANTS, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    steps_by_label: dict[str, Callable[[], None]] = {}
+    info: dict[str, dict[str, Any]] = {}
+    for v in variants:
+        if progress:
+            progress(f"building {v.label}")
+        fn, precision = _step_fn(v, device, size, batch)
+        first = _timed(fn, device, 1)  # compiles, for --compile variants
+        fn()
+        steps_by_label[v.label] = fn
+        info[v.label] = {"precision": precision, "channels_last": v.channels_last, "compile": v.compile,
+                         "compile_seconds": first if v.compile else None}
+    seconds: dict[str, list[float]] = {label: [] for label in steps_by_label}
+    for r in range(repeats):  # interleaved, so that drifts of a shared machine hit every variant
+        for label, fn in steps_by_label.items():
+            if progress:
+                progress(f"repeat {r + 1}/{repeats}: {label}")
+            seconds[label].append(_timed(fn, device, steps))
+    base = statistics.median(seconds[BASELINE]) if BASELINE in seconds else None
+    rows = []
+    for label, s in seconds.items():
+        median = statistics.median(s)
+        rows.append({"provider": label, **info[label], "median_ms_per_step": median * 1e3,
+                     "images_per_s": batch / median, "speedup_vs_plain_eager": base / median if base else None,
+                     "repeats": repeats, "steps_per_repeat": steps})
+    return {"size": size, "batch": batch, "rows": rows}

@@ -70,17 +70,23 @@ def train(
     steps: int = typer.Option(4, "--steps", min=1, help="Steps per timed repeat."),
     repeats: int = typer.Option(3, "--repeats", min=1, help="Timed repeats per provider."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    compile_variants: bool = typer.Option(True, "--compile/--no-compile",
+                                          help="Include the torch.compile variants (they compile first)."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
 ) -> None:
-    """Images/s of a DCGAN training step: pygan's fused ops against plain eager PyTorch."""
+    """Images/s of a DCGAN training step: plain eager fp32 against pygan fp32, pygan --precision auto
+    (bf16 autocast + channels-last where the hardware has it) and pygan --compile."""
     from rich.console import Console
 
     from pygan.bench import report, train_step
 
     dev = _setup(device)
     console = Console(width=120)
-    with console.status("timing training steps"):
-        result = {"machine": report.machine(), "train": train_step.run(dev, size, batch, steps, repeats)}
+    variants = tuple(v for v in train_step.VARIANTS if compile_variants or not v.compile)
+    with console.status("timing training steps") as status:
+        result = {"machine": report.machine(),
+                  "train": train_step.run(dev, size, batch, steps, repeats, variants,
+                                          progress=lambda text: status.update(f"timing {text}"))}
     report.print_tables(console, result)
     _write(result, json_path)
 

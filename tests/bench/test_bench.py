@@ -53,7 +53,7 @@ def test_a_case_produces_rows_for_every_provider_and_mode():
 
 @pytest.mark.parametrize("op", list(cases.SHAPES))
 def test_every_provider_computes_the_same_values(op):
-    shape = (8, 4, 5, 5) if op.endswith("relu") else (64, 1)
+    shape = (8, 4, 5, 5) if "relu" in op else (64, 1)
     case = cases.make_case(op, shape, torch.float64, torch.device("cpu"))
     outputs = {name: fn(*case.inputs) for name, fn in case.providers.items()}
     reference = outputs["eager stable"]
@@ -86,3 +86,17 @@ def test_quality_bench_one_real_run():
 
     run = quality._one_run("ring8", 2, seed=0, epochs=1)
     assert run["modes_total"] == 8 and 0 <= run["modes_covered"] <= 8 and 0 <= run["high_quality"] <= 1
+
+
+def test_train_bench_reports_every_variant_against_plain_eager():
+    from pygan.bench import train_step
+    from pygan.training.precision import cpu_bf16_features
+
+    variants = tuple(v for v in train_step.VARIANTS if not v.compile)
+    result = train_step.run(torch.device("cpu"), size=16, batch=4, steps=1, repeats=1, variants=variants)
+    rows = {r["provider"]: r for r in result["rows"]}
+    assert list(rows) == [v.label for v in variants]
+    assert rows["plain eager fp32"]["speedup_vs_plain_eager"] == 1.0
+    assert rows["pygan auto"]["precision"] == ("bf16" if cpu_bf16_features() else "fp32")
+    assert rows["pygan fp32"]["channels_last"] and not rows["plain eager fp32"]["channels_last"]
+    assert all(r["images_per_s"] > 0 and r["compile_seconds"] is None for r in rows.values())
