@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from pygan import _extension
+from pygan.training import precision
 
 OPS = ("discriminator_loss", "generator_loss", "fused_leaky_relu", "batch_norm_leaky_relu")
 
@@ -37,5 +38,7 @@ def collect() -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "cuda_available": torch.cuda.is_available(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cpu_bf16_features": list(precision.cpu_bf16_features()),
+        "precision_auto_cpu_images": precision.resolve("auto", torch.device("cpu"), image_model=True).name,
         "ops": {op: {d: _op_path(d) for d in devices} for op in OPS},
     }

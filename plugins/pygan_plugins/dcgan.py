@@ -2,7 +2,7 @@
 BatchNorm in both nets (not on G's output nor D's input), ReLU + Tanh in G, LeakyReLU(0.2) in D,
 no fully connected hidden layers, weights from N(0, 0.02), Adam lr 2e-4, beta1 0.5.
 
-D's blocks are pygan's fused ops (bias + LeakyReLU, BatchNorm + LeakyReLU), and D returns
+G's BatchNorm + ReLU and D's blocks are pygan's fused ops (bias + LeakyReLU, BatchNorm + LeakyReLU), and D returns
 logits for the fused losses (no Sigmoid layer). Any power-of-two image size from 16 to 256, any channel count.
 """
 
@@ -40,14 +40,14 @@ class Generator(nn.Module):
     def __init__(self, latent_dim: int, channels: int, size: int, ngf: int) -> None:
         super().__init__()
         widths = _widths(ngf, size)
+        # BatchNorm + ReLU as one fused op (ReLU = LeakyReLU with slope 0).
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),  # z -> 4x4
-            nn.BatchNorm2d(widths[0]),
-            nn.ReLU(inplace=True),
+            BatchNormLeakyReLU(widths[0], negative_slope=0.0),
         ]
         for w_in, w_out in pairwise(widths):
-            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out),
-                       nn.ReLU(inplace=True)]
+            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False),
+                       BatchNormLeakyReLU(w_out, negative_slope=0.0)]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 

@@ -24,6 +24,7 @@ from torch import nn
 from pygan import plugins
 from pygan.losses import get_loss
 from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU
+from pygan.training import optim
 from pygan.training import precision as prec
 
 
@@ -46,18 +47,24 @@ VARIANTS = (
 BASELINE = "plain eager fp32"
 
 
-def plain_discriminator(discriminator: nn.Module) -> nn.Module:
-    """dcgan's discriminator in plain PyTorch layers (at 64 px: the pytorch/examples DCGAN
-    discriminator), ending in a logit for BCEWithLogitsLoss."""
+def plain_copy(net: nn.Module) -> nn.Module:
+    """A dcgan generator or discriminator with pygan's fused layers swapped for plain PyTorch ones
+    (nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU): at 64 px, the pytorch/examples DCGAN."""
     layers: list[nn.Module] = []
-    for m in discriminator.net:
+    for m in net.net:
+        act = None
         if isinstance(m, FusedLeakyReLU):
-            layers.append(nn.LeakyReLU(m.negative_slope, inplace=True))
+            act = m.negative_slope
         elif isinstance(m, BatchNormLeakyReLU):
-            layers += [nn.BatchNorm2d(m.num_features), nn.LeakyReLU(m.negative_slope, inplace=True)]
+            layers.append(nn.BatchNorm2d(m.num_features))
+            act = m.negative_slope
         else:
             layers.append(copy.deepcopy(m))
-    return nn.Sequential(*layers, nn.Flatten(0))
+        if act is not None:
+            layers.append(nn.ReLU(inplace=True) if act == 0.0 else nn.LeakyReLU(act, inplace=True))
+    plain = copy.deepcopy(net)
+    plain.net = nn.Sequential(*layers)
+    return plain
 
 
 def _losses(pygan: bool) -> tuple[Callable, Callable]:
@@ -75,16 +82,20 @@ def _step_fn(variant: Variant, device: torch.device, size: int, batch: int) -> t
     options = plugins.resolve_options("dcgan", arch.options, {})
     torch.manual_seed(0)
     models = arch.build(spec, options)
-    g = models.generator.to(device)
-    d = (models.discriminator if variant.pygan else plain_discriminator(models.discriminator)).to(device)
+    g, d = models.generator, models.discriminator
+    if not variant.pygan:
+        g, d = plain_copy(g), plain_copy(d)
+    g, d = g.to(device), d.to(device)
     memory_format = torch.channels_last if variant.channels_last else torch.contiguous_format
     g.to(memory_format=memory_format)
     d.to(memory_format=memory_format)
     precision = prec.resolve(variant.precision, device, image_model=True)
     g_net, d_net = (torch.compile(g), torch.compile(d)) if variant.compile else (g, d)
     d_loss, g_loss = _losses(variant.pygan)
-    opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    if variant.pygan:  # the trainer's optimiser
+        opt_g, opt_d = (optim.adam(m.parameters(), 2e-4, (0.5, 0.999), device) for m in (g, d))
+    else:  # pytorch/examples' optimiser
+        opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (g, d))
     real = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=memory_format)
     latent = int(options["latent_dim"])
 
@@ -95,10 +106,15 @@ def _step_fn(variant: Variant, device: torch.device, size: int, batch: int) -> t
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
         opt_d.step()
-        with precision.autocast(device.type):
+        if variant.pygan:  # as the trainer: D is frozen while G learns through it
+            with precision.autocast(device.type), optim.frozen(d):
+                loss = g_loss(d_net(fake))
+                opt_g.zero_grad(set_to_none=True)
+                loss.backward()
+        else:
             loss = g_loss(d_net(fake))
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward()
         opt_g.step()
 
     return step, precision.name

@@ -18,7 +18,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from pygan import plugins
 from pygan.losses import get_loss
-from pygan.training import artifacts, checkpoint, distributed, precision
+from pygan.training import artifacts, checkpoint, distributed, optim, precision
 from pygan.training.config import Config, ConfigError
 from pygan.training.metrics_log import MetricsLog
 
@@ -176,8 +176,8 @@ class Trainer:
         config.data.options = {k: v for k, v in self.data_options.items() if v is not None}
         config.model.options = {k: v for k, v in self.model_options.items() if v is not None}
         t.lr, t.beta1, t.beta2 = lr, betas[0], betas[1]
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=betas)
+        self.opt_g = optim.adam(self.generator.parameters(), lr, betas, self.device)
+        self.opt_d = optim.adam(self.discriminator.parameters(), lr, betas, self.device)
         self.ema = (AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
                     if t.ema > 0 else None)
         self.loss = get_loss(t.loss)
@@ -315,7 +315,9 @@ class Trainer:
         if updates_g:
             # D just updated; G's graph is kept. D's gradients from this pass are discarded (zeroed
             # before D's next step), so DDP need not average them.
-            with self._autocast(), self._no_sync(self.d_net):
+            # D's weight gradients would be discarded: freezing D skips computing them (about a
+            # third of D's backward), leaving only the gradient that flows back into G.
+            with self._autocast(), self._no_sync(self.d_net), optim.frozen(self.discriminator):
                 g_out = self.loss.generator(self.d_net(self._packed(fake)))
                 self._check_finite(g_out.loss, "generator")
                 self._backward_step(g_out.loss, self.opt_g)

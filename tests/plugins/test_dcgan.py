@@ -47,7 +47,9 @@ def test_published_recipe(dcgan):
     g_layers, d_layers = list(g.modules()), list(d.modules())
     assert not any(isinstance(m, (nn.Linear, nn.MaxPool2d, nn.AvgPool2d, nn.Sigmoid)) for m in g_layers + d_layers)
     assert isinstance(g_layers[-1], nn.Tanh)
-    assert sum(isinstance(m, nn.ReLU) for m in g_layers) == 4
+    # BatchNorm + ReLU (slope 0) after every transposed conv but the last.
+    g_blocks = [m for m in g_layers if isinstance(m, BatchNormLeakyReLU)]
+    assert len(g_blocks) == 4 and all(m.negative_slope == 0.0 for m in g_blocks)
     # G: 100 -> 512x4x4 -> 256x8x8 -> 128x16x16 -> 64x32x32 -> 3x64x64, as in the paper's figure.
     widths = [m.out_channels for m in g_layers if isinstance(m, nn.ConvTranspose2d)]
     assert widths == [512, 256, 128, 64, 3]
