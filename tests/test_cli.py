@@ -39,6 +39,8 @@ def test_help(command):
     (["-o", "flip"], "expected KEY=VALUE"),
     (["--data-dir", "/no/such/folder"], "does not exist"),
     (["--device", "tpu"], "--device must be auto, cpu, cuda or cuda:N"),
+    (["--precision", "half"], "--precision must be one of auto, fp32, bf16, fp16"),
+    (["--precision", "fp16", "--device", "cpu"], "--precision fp16 needs a CUDA device"),
     (["--resume", "/no/such/run"], "not found"),
     (["--config", "/no/such.toml"], "does not exist"),
 ])

@@ -70,8 +70,8 @@ def bench_case(case: Case, repeats: int, with_compile: bool, copy_gbps: float) -
 
 
 def run(device: torch.device, dtypes: list[torch.dtype], quick: bool, with_compile: bool, repeats: int,
-        progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    shapes = QUICK_SHAPES if quick else SHAPES
+        ops: list[str] | None = None, progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    shapes = {op: s for op, s in (QUICK_SHAPES if quick else SHAPES).items() if ops is None or op in ops}
     rows, copy_cache = [], {}
     for op, op_shapes in shapes.items():
         for shape in op_shapes:

@@ -73,7 +73,8 @@ def train_table(result: dict[str, Any]) -> Table:
         table.add_row(r["provider"], r.get("precision", ""), "yes" if r.get("channels_last") else "no",
                       f"{r['median_ms_per_step']:.0f}", f"{r['images_per_s']:.1f}",
                       f"{speedup:.2f}x" if speedup else "", f"{compile_s:.1f}" if compile_s else "")
-    table.caption = "medians of interleaved repeats after warm-up; compile s = the first (compiling) step"
+    table.caption = ("medians of interleaved repeats after warm-up; compile s = the first (compiling) step; "
+                     "a later variant reuses graphs an earlier one compiled")
     return table
 
 

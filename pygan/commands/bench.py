@@ -32,6 +32,8 @@ def ops(
     ctx: typer.Context,
     quick: bool = typer.Option(False, "--quick", help="A few shapes, float32, fewer repeats."),
     dtype: list[str] = typer.Option(None, "--dtype", help="float32 and/or bfloat16 (default both)."),
+    op: list[str] = typer.Option(None, "--op", help="Only these cases (repeatable): d_loss, g_loss, leaky_relu, "
+                                 "bias_leaky_relu, bn_leaky_relu, bn_leaky_relu_cl."),
     compile_: bool = typer.Option(True, "--compile/--no-compile", help="Include torch.compile."),
     repeats: int = typer.Option(9, "--repeats", min=3, help="Timed repeats per provider (median reported)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (timed with CUDA events)."),
@@ -44,8 +46,11 @@ def ops(
     import torch
     from rich.console import Console
 
-    from pygan.bench import ops_bench, report
+    from pygan.bench import cases, ops_bench, report
 
+    unknown = [o for o in op or [] if o not in cases.SHAPES]
+    if unknown:
+        raise typer.BadParameter(f"unknown case {unknown[0]!r}; cases are {', '.join(cases.SHAPES)}", param_hint="--op")
     names = dtype or (["float32"] if quick else ["float32", "bfloat16"])
     bad = [n for n in names if n not in ("float32", "bfloat16")]
     if bad:
@@ -54,7 +59,7 @@ def ops(
     console = Console(width=170)  # the table is wide; let it wrap in files rather than squeeze
     with console.status("benchmarking") as status:
         ops_result = ops_bench.run(dev, [getattr(torch, n) for n in names], quick, compile_,
-                                   3 if quick and repeats == 9 else repeats,
+                                   3 if quick and repeats == 9 else repeats, ops=op or None,
                                    progress=lambda text: status.update(f"benchmarking {text}"))
     result = {"machine": report.machine(), "ops": ops_result}
     report.print_tables(console, result)

@@ -100,3 +100,8 @@ def test_train_bench_reports_every_variant_against_plain_eager():
     assert rows["pygan auto"]["precision"] == ("bf16" if "amx_bf16" in cpu_bf16_features() else "fp32")
     assert rows["pygan fp32"]["channels_last"] and not rows["plain eager fp32"]["channels_last"]
     assert all(r["images_per_s"] > 0 and r["compile_seconds"] is None for r in rows.values())
+
+
+def test_bench_refuses_an_unknown_case():
+    result = CliRunner().invoke(app, ["bench", "--quick", "--op", "conv"])
+    assert result.exit_code == 2 and "unknown case 'conv'" in result.output and "bn_leaky_relu" in result.output
