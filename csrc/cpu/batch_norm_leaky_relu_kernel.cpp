@@ -31,54 +31,40 @@ double horizontal_sum(const V& v) {
   return s;
 }
 
-// Sum of f(x[i]) over [0, n), f generic over the math type (scalar or vector).
-template <typename scalar_t, typename F>
-double contiguous_sum(const scalar_t* x, int64_t n, const F& f) {
-  using L = Lanes<scalar_t>;
-  using V = typename L::V;
-  using opmath_t = typename L::opmath_t;
+// A running sum in math-type vector lanes, widened into a double at every flush (every kBlock
+// values), so that float accumulation error stays bounded however long the channel.
+template <typename opmath_t>
+struct Accumulator {
+  using V = at::vec::Vectorized<opmath_t>;
+  V lanes{opmath_t(0)};
   double total = 0.0;
-  for (int64_t start = 0; start < n; start += kBlock) {
-    const int64_t end = std::min(n, start + kBlock);
-    V acc(opmath_t(0));
-    int64_t i = start;
-    for (; i + L::step <= end; i += L::step) {
-      const auto v = L::load(x + i);
-      for (int k = 0; k < L::count; ++k) acc = acc + f(v[k]);
-    }
-    total += horizontal_sum(acc);
-    for (; i < end; ++i) total += f(static_cast<opmath_t>(x[i]));
+  void add(const V& v) { lanes = lanes + v; }
+  void add(opmath_t v) { total += static_cast<double>(v); }
+  void flush() {
+    total += horizontal_sum(lanes);
+    lanes = V(opmath_t(0));
   }
-  return total;
-}
+};
 
-// (sum of (x - shift), sum of (x - shift)^2) over [0, n).
-template <typename scalar_t, typename opmath_t>
-std::pair<double, double> shifted_sums(const scalar_t* x, int64_t n, opmath_t shift) {
-  using L = Lanes<scalar_t>;
-  using V = typename L::V;
-  double s1 = 0.0, s2 = 0.0;
-  for (int64_t start = 0; start < n; start += kBlock) {
-    const int64_t end = std::min(n, start + kBlock);
-    V acc1(opmath_t(0)), acc2(opmath_t(0));
-    int64_t i = start;
-    for (; i + L::step <= end; i += L::step) {
-      const auto v = L::load(x + i);
-      for (int k = 0; k < L::count; ++k) {
-        const V d = v[k] - V(shift);
-        acc1 = acc1 + d;
-        acc2 = at::vec::fmadd(d, d, acc2);
+// Calls visit(offset, begin, end) over the values of channel c (channels-first layout), in order,
+// in pieces of at most kBlock values, and flush() after every kBlock values or fewer.
+template <typename Visit, typename Flush>
+void for_channel_values(const ChannelLayout& l, int64_t c, const Visit& visit, const Flush& flush) {
+  const int64_t C = l.channels, S = l.inner;
+  int64_t pending = 0;
+  for (int64_t n = 0; n < l.outer; ++n) {
+    const int64_t offset = (n * C + c) * S;
+    for (int64_t begin = 0; begin < S; begin += kBlock) {
+      const int64_t end = std::min(S, begin + kBlock);
+      visit(offset, begin, end);
+      pending += end - begin;
+      if (pending >= kBlock) {
+        flush();
+        pending = 0;
       }
     }
-    s1 += horizontal_sum(acc1);
-    s2 += horizontal_sum(acc2);
-    for (; i < end; ++i) {
-      const opmath_t d = static_cast<opmath_t>(x[i]) - shift;
-      s1 += d;
-      s2 += d * d;
-    }
   }
-  return {s1, s2};
+  flush();
 }
 
 struct GradSums {
@@ -86,37 +72,26 @@ struct GradSums {
   double dz_xc = 0.0;  // sum of dz * (x - mean)
 };
 
-// The backward's per-channel sums over [0, n) of one plane.
+// The backward's sums over channel c (channels-first layout).
 template <typename scalar_t, typename opmath_t>
-GradSums contiguous_grad_sums(const scalar_t* dy, const scalar_t* x, int64_t n, opmath_t scale,
-                              opmath_t shift, opmath_t mean, opmath_t slope) {
-  using L = Lanes<scalar_t>;
-  using V = typename L::V;
-  GradSums sums;
-  for (int64_t start = 0; start < n; start += kBlock) {
-    const int64_t end = std::min(n, start + kBlock);
-    V acc_dz(opmath_t(0));
-    V acc_dz_xc(opmath_t(0));
-    int64_t i = start;
-    for (; i + L::step <= end; i += L::step) {
-      const auto g = L::load(dy + i);
-      const auto v = L::load(x + i);
-      for (int k = 0; k < L::count; ++k) {
-        const V dz = math::bn_leaky_relu_dz(g[k], v[k], V(scale), V(shift), V(slope));
-        acc_dz = acc_dz + dz;
-        acc_dz_xc = acc_dz_xc + dz * (v[k] - V(mean));
-      }
-    }
-    sums.dz += horizontal_sum(acc_dz);
-    sums.dz_xc += horizontal_sum(acc_dz_xc);
-    for (; i < end; ++i) {
-      const opmath_t xv = static_cast<opmath_t>(x[i]);
-      const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(dy[i]), xv, scale, shift, slope);
-      sums.dz += dz;
-      sums.dz_xc += dz * (xv - mean);
-    }
-  }
-  return sums;
+GradSums channel_grad_sums(const scalar_t* dy, const scalar_t* x, const ChannelLayout& l, int64_t c,
+                           opmath_t scale, opmath_t shift, opmath_t mean, opmath_t slope) {
+  Accumulator<opmath_t> dz_sum, dz_xc_sum;
+  for_channel_values(
+      l, c,
+      [&](int64_t offset, int64_t begin, int64_t end) {
+        visit_binary(dy + offset, x + offset, begin, end, [&](auto g, auto v) {
+          using T = decltype(g);
+          const T dz = math::bn_leaky_relu_dz(g, v, T(scale), T(shift), T(slope));
+          dz_sum.add(dz);
+          dz_xc_sum.add(dz * (v - T(mean)));
+        });
+      },
+      [&] {
+        dz_sum.flush();
+        dz_xc_sum.flush();
+      });
+  return {dz_sum.total, dz_xc_sum.total};
 }
 
 // Per-channel values in the math type, as vectors at channel offset c.
@@ -205,27 +180,37 @@ template <typename scalar_t>
 void forward_planes(const scalar_t* x, const ChannelLayout& l, double eps, double* mean,
                     double* invstd) {
   using opmath_t = at::opmath_type<scalar_t>;
-  const int64_t C = l.channels, S = l.inner;
   const double count = static_cast<double>(l.count());
-  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
+  at::parallel_for(0, l.channels, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
-      double sum = 0.0;
-      for (int64_t n = 0; n < l.outer; ++n) {
-        sum += contiguous_sum(x + (n * C + c) * S, S, [](auto v) { return v; });
-      }
+      Accumulator<opmath_t> sum;
+      for_channel_values(
+          l, c,
+          [&](int64_t offset, int64_t begin, int64_t end) {
+            visit_unary(x + offset, begin, end, [&](auto v) { sum.add(v); });
+          },
+          [&] { sum.flush(); });
       // Second pass on data shifted by the rounded mean (still in cache): both sums are small,
       // so neither rounding of the mean nor cancellation costs precision.
-      const opmath_t mf = static_cast<opmath_t>(sum / count);
-      double shifted = 0.0, sq = 0.0;
-      for (int64_t n = 0; n < l.outer; ++n) {
-        const auto sums = shifted_sums(x + (n * C + c) * S, S, mf);
-        shifted += sums.first;
-        sq += sums.second;
-      }
-      const double d = shifted / count;
-      const double m = static_cast<double>(mf) + d;
-      const double var = std::max(0.0, sq / count - d * d);
-      mean[c] = m;
+      const opmath_t mf = static_cast<opmath_t>(sum.total / count);
+      Accumulator<opmath_t> shifted, squares;
+      for_channel_values(
+          l, c,
+          [&](int64_t offset, int64_t begin, int64_t end) {
+            visit_unary(x + offset, begin, end, [&](auto v) {
+              using T = decltype(v);
+              const T d = v - T(mf);
+              shifted.add(d);
+              squares.add(d * d);
+            });
+          },
+          [&] {
+            shifted.flush();
+            squares.flush();
+          });
+      const double d = shifted.total / count;
+      const double var = std::max(0.0, squares.total / count - d * d);
+      mean[c] = static_cast<double>(mf) + d;
       invstd[c] = 1.0 / std::sqrt(var + eps);
     }
   });
@@ -398,14 +383,7 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
       const int64_t S = layout.inner;
       at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
-          GradSums s;
-          for (int64_t n = 0; n < layout.outer; ++n) {
-            const int64_t off = (n * C + c) * S;
-            const GradSums part = contiguous_grad_sums(dy + off, x + off, S, p.scale[c], p.shift[c],
-                                                       p.mean[c], slope);
-            s.dz += part.dz;
-            s.dz_xc += part.dz_xc;
-          }
+          const GradSums s = channel_grad_sums(dy, x, layout, c, p.scale[c], p.shift[c], p.mean[c], slope);
           const auto co = math::bn_grad_coeffs<double>(m[c], inv[c], p.scale[c], s.dz, s.dz_xc, count);
           const opmath_t a = static_cast<opmath_t>(co.a), b = static_cast<opmath_t>(co.b),
                          cc = static_cast<opmath_t>(co.c);

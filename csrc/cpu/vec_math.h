@@ -69,7 +69,58 @@ struct Lanes {
       v[0].store(p);
     }
   }
+
+  // For the 16-bit types, half a step (V::size() elements, one math vector) at a time, so that
+  // rows shorter than a full step still run vectorised.
+  static V load_half(const scalar_t* p) {
+    auto [lo, hi] = at::vec::convert_to_float<scalar_t>(
+        at::vec::Vectorized<scalar_t>::loadu(p, V::size()));
+    (void)hi;
+    return lo;
+  }
+
+  static void store_half(scalar_t* p, const V& v) {
+    at::vec::convert_from_float<scalar_t>(v, V(opmath_t(0))).store(p, V::size());
+  }
 };
+
+// Calls f(x) for every element of [begin, end), with x a math-type vector where a whole one fits
+// and a scalar in the tail. For reductions; f accumulates.
+template <typename scalar_t, typename F>
+inline void visit_unary(const scalar_t* in, int64_t begin, int64_t end, const F& f) {
+  using L = Lanes<scalar_t>;
+  int64_t i = begin;
+  for (; i + L::step <= end; i += L::step) {
+    for (const auto& v : L::load(in + i)) f(v);
+  }
+  if constexpr (L::widened) {
+    if (i + L::V::size() <= end) {
+      f(L::load_half(in + i));
+      i += L::V::size();
+    }
+  }
+  for (; i < end; ++i) f(static_cast<typename L::opmath_t>(in[i]));
+}
+
+// As visit_unary, over two arrays at once: f(a[i], b[i]).
+template <typename scalar_t, typename F>
+inline void visit_binary(const scalar_t* a, const scalar_t* b, int64_t begin, int64_t end, const F& f) {
+  using L = Lanes<scalar_t>;
+  using opmath_t = typename L::opmath_t;
+  int64_t i = begin;
+  for (; i + L::step <= end; i += L::step) {
+    const auto va = L::load(a + i);
+    const auto vb = L::load(b + i);
+    for (int k = 0; k < L::count; ++k) f(va[k], vb[k]);
+  }
+  if constexpr (L::widened) {
+    if (i + L::V::size() <= end) {
+      f(L::load_half(a + i), L::load_half(b + i));
+      i += L::V::size();
+    }
+  }
+  for (; i < end; ++i) f(static_cast<opmath_t>(a[i]), static_cast<opmath_t>(b[i]));
+}
 
 // Applies out[i] = f(in[i]) over [begin, end), vectorised with a scalar tail. f is generic over
 // the math type (scalar or vector), so one lambda serves both.
@@ -82,6 +133,12 @@ inline void map_unary(const scalar_t* in, scalar_t* out, int64_t begin, int64_t 
     auto v = L::load(in + i);
     for (auto& x : v) x = f(x);
     L::store(out + i, v);
+  }
+  if constexpr (L::widened) {
+    if (i + L::V::size() <= end) {
+      L::store_half(out + i, f(L::load_half(in + i)));
+      i += L::V::size();
+    }
   }
   for (; i < end; ++i) out[i] = static_cast<scalar_t>(f(static_cast<opmath_t>(in[i])));
 }
@@ -98,6 +155,12 @@ inline void map_binary(const scalar_t* a, const scalar_t* b, scalar_t* out, int6
     const auto vb = L::load(b + i);
     for (int k = 0; k < L::count; ++k) va[k] = f(va[k], vb[k]);
     L::store(out + i, va);
+  }
+  if constexpr (L::widened) {
+    if (i + L::V::size() <= end) {
+      L::store_half(out + i, f(L::load_half(a + i), L::load_half(b + i)));
+      i += L::V::size();
+    }
   }
   for (; i < end; ++i) {
     out[i] = static_cast<scalar_t>(f(static_cast<opmath_t>(a[i]), static_cast<opmath_t>(b[i])));

@@ -313,10 +313,9 @@ class Trainer:
         self.averages.add_d(d_out.loss.item(), d_out.d_real.item(), d_out.d_fake.item())
         self.step += 1
         if updates_g:
-            # D just updated; G's graph is kept. D's gradients from this pass are discarded (zeroed
-            # before D's next step), so DDP need not average them.
-            # D's weight gradients would be discarded: freezing D skips computing them (about a
-            # third of D's backward), leaving only the gradient that flows back into G.
+            # D just updated; G's graph is kept. D is frozen for this pass: its weight gradients
+            # would only be discarded, so its backward computes just the gradient flowing into G
+            # (about a third less work), and DDP has nothing of D's to average.
             with self._autocast(), self._no_sync(self.d_net), optim.frozen(self.discriminator):
                 g_out = self.loss.generator(self.d_net(self._packed(fake)))
                 self._check_finite(g_out.loss, "generator")
