@@ -8,6 +8,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -21,15 +22,6 @@ namespace {
 constexpr int64_t kBlock = 4096;         // values summed in the math type before widening to double
 constexpr int64_t kChunkValues = 8192;   // rows-layout chunk size, in values (rows x C)
 constexpr int64_t kElementwiseGrain = 1 << 15;
-
-template <typename V>
-double horizontal_sum(const V& v) {
-  typename V::value_type buf[V::size()];
-  v.store(buf);
-  double s = 0.0;
-  for (int64_t k = 0; k < V::size(); ++k) s += buf[k];
-  return s;
-}
 
 // A running sum in math-type vector lanes, widened into a double at every flush (every kBlock
 // values), so that float accumulation error stays bounded however long the channel.
@@ -225,6 +217,7 @@ void forward_rows(const scalar_t* x, const ChannelLayout& l, double eps, double*
   std::vector<opmath_t> chunk_mean(rows.chunks * C, opmath_t(0)), chunk_m2(rows.chunks * C, opmath_t(0));
   std::vector<double> exact_mean(rows.chunks * C);
   at::parallel_for(0, rows.chunks, 1, [&](int64_t k0, int64_t k1) {
+    std::vector<opmath_t> shift_sum(C);  // one per task, reused by its chunks
     for (int64_t k = k0; k < k1; ++k) {
       opmath_t* m = chunk_mean.data() + k * C;
       opmath_t* q = chunk_m2.data() + k * C;
@@ -237,7 +230,7 @@ void forward_rows(const scalar_t* x, const ChannelLayout& l, double eps, double*
         using T = decltype(v);
         if constexpr (std::is_arithmetic_v<T>) return v - m[c]; else return v - T::loadu(m + c);
       };
-      std::vector<opmath_t> shift_sum(C, opmath_t(0));
+      std::fill(shift_sum.begin(), shift_sum.end(), opmath_t(0));
       accumulate_rows(x, r0, r1, C, shift_sum.data(), shifted_by_mean);
       accumulate_rows(x, r0, r1, C, q, [&](auto v, int64_t c) {
         const auto d = shifted_by_mean(v, c);
@@ -306,19 +299,17 @@ struct GradArrays {
   explicit GradArrays(int64_t C) : a(C), b(C), c(C) {}
 };
 
+// From channel c's sums: its input-gradient coefficients (into k) and its parameter gradients.
 template <typename opmath_t>
-void finish_grad_sums(const std::vector<GradSums>& sums, const double* mean, const double* invstd,
-                      const ChannelArrays<opmath_t>& p, double count, opmath_t* grad_weight,
-                      opmath_t* grad_bias, GradArrays<opmath_t>& k) {
-  for (size_t c = 0; c < sums.size(); ++c) {
-    const auto co = math::bn_grad_coeffs<double>(mean[c], invstd[c], p.scale[c], sums[c].dz,
-                                                 sums[c].dz_xc, count);
-    k.a[c] = static_cast<opmath_t>(co.a);
-    k.b[c] = static_cast<opmath_t>(co.b);
-    k.c[c] = static_cast<opmath_t>(co.c);
-    grad_weight[c] = static_cast<opmath_t>(sums[c].dz_xc * invstd[c]);
-    grad_bias[c] = static_cast<opmath_t>(sums[c].dz);
-  }
+void finish_channel(int64_t c, const GradSums& sums, const double* mean, const double* invstd,
+                    const ChannelArrays<opmath_t>& p, double count, opmath_t* grad_weight,
+                    opmath_t* grad_bias, GradArrays<opmath_t>& k) {
+  const auto co = math::bn_grad_coeffs<double>(mean[c], invstd[c], p.scale[c], sums.dz, sums.dz_xc, count);
+  k.a[c] = static_cast<opmath_t>(co.a);
+  k.b[c] = static_cast<opmath_t>(co.b);
+  k.c[c] = static_cast<opmath_t>(co.c);
+  grad_weight[c] = static_cast<opmath_t>(sums.dz_xc * invstd[c]);
+  grad_bias[c] = static_cast<opmath_t>(sums.dz);
 }
 
 }  // namespace
@@ -373,7 +364,6 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
     const auto p = scale_shift(m.data(), inv.data(), weight.const_data_ptr<opmath_t>(),
                                bias.const_data_ptr<opmath_t>(), C);
     const double count = static_cast<double>(layout.count());
-    std::vector<GradSums> sums(C);
     GradArrays<opmath_t> k(C);
     opmath_t* gw = grad_weight.data_ptr<opmath_t>();
     opmath_t* gb = grad_bias.data_ptr<opmath_t>();
@@ -384,9 +374,8 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
       at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           const GradSums s = channel_grad_sums(dy, x, layout, c, p.scale[c], p.shift[c], p.mean[c], slope);
-          const auto co = math::bn_grad_coeffs<double>(m[c], inv[c], p.scale[c], s.dz, s.dz_xc, count);
-          const opmath_t a = static_cast<opmath_t>(co.a), b = static_cast<opmath_t>(co.b),
-                         cc = static_cast<opmath_t>(co.c);
+          finish_channel(c, s, m.data(), inv.data(), p, count, gw, gb, k);
+          const opmath_t a = k.a[c], b = k.b[c], cc = k.c[c];
           const opmath_t scale = p.scale[c], shift = p.shift[c];
           for (int64_t n = 0; n < layout.outer; ++n) {
             const int64_t off = (n * C + c) * S;
@@ -396,8 +385,6 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
               return math::bn_grad_input(dz, v, math::BnGradCoeffs<T>{T(a), T(b), T(cc)});
             });
           }
-          gw[c] = static_cast<opmath_t>(s.dz_xc * inv[c]);
-          gb[c] = static_cast<opmath_t>(s.dz);
         }
       });
       return;
@@ -436,13 +423,14 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
         }
       }
     });
-    for (int64_t kk = 0; kk < rows.chunks; ++kk) {
-      for (int64_t c = 0; c < C; ++c) {
-        sums[c].dz += part_dz[kk * C + c];
-        sums[c].dz_xc += part_dz_xc[kk * C + c];
+    for (int64_t c = 0; c < C; ++c) {
+      GradSums s;
+      for (int64_t kk = 0; kk < rows.chunks; ++kk) {  // chunk order: thread-count independent
+        s.dz += part_dz[kk * C + c];
+        s.dz_xc += part_dz_xc[kk * C + c];
       }
+      finish_channel(c, s, m.data(), inv.data(), p, count, gw, gb, k);
     }
-    finish_grad_sums(sums, m.data(), inv.data(), p, count, gw, gb, k);
     const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1));
     at::parallel_for(0, rows.rows, grain, [&](int64_t r0, int64_t r1) {
       using L = Lanes<scalar_t>;

@@ -21,15 +21,6 @@ struct Sums {
   double prob = 0.0;
 };
 
-template <typename V>
-double horizontal_sum(const V& v) {
-  typename V::value_type buf[V::size()];
-  v.store(buf);
-  double s = 0.0;
-  for (int64_t k = 0; k < V::size(); ++k) s += buf[k];
-  return s;
-}
-
 enum class Store { kNothing, kWrite, kAdd };
 
 // Sums fn(x).term and fn(x).prob over x[begin, end); optionally writes (or adds) each term to out.

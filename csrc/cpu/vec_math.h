@@ -84,6 +84,16 @@ struct Lanes {
   }
 };
 
+// The sum of a vector's lanes, in lane order, in double.
+template <typename V>
+double horizontal_sum(const V& v) {
+  typename V::value_type buf[V::size()];
+  v.store(buf);
+  double s = 0.0;
+  for (int64_t k = 0; k < V::size(); ++k) s += buf[k];
+  return s;
+}
+
 // Calls f(x) for every element of [begin, end), with x a math-type vector where a whole one fits
 // and a scalar in the tail. For reductions; f accumulates.
 template <typename scalar_t, typename F>
