@@ -87,6 +87,14 @@ def batch_norm_param(op: str, name: str, x: torch.Tensor, p: torch.Tensor) -> No
                  f"got shape {tuple(p.shape)}")
 
 
+def batch_norm_args(op: str, x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
+                    eps: float, negative_slope: float) -> None:
+    batch_norm_input(op, x, eps, negative_slope)
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None:
+            batch_norm_param(op, name, x, p)
+
+
 def statistics_dtype(x: torch.Tensor) -> torch.dtype:
     """BatchNorm statistics are kept in float32 (float64 for float64 input)."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32

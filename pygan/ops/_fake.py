@@ -76,11 +76,7 @@ def _kernel_layout(input: torch.Tensor) -> torch.Tensor:
 
 @torch.library.register_fake("pygan::batch_norm_leaky_relu")
 def _batch_norm_leaky_relu(input, weight, bias, eps=1e-5, negative_slope=0.2):
-    op = "pygan.batch_norm_leaky_relu"
-    _checks.batch_norm_input(op, input, eps, negative_slope)
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None:
-            _checks.batch_norm_param(op, name, input, p)
+    _checks.batch_norm_args("pygan.batch_norm_leaky_relu", input, weight, bias, eps, negative_slope)
     stats = _checks.statistics_dtype(input)
     channels = input.shape[1]
     return (torch.empty_like(_kernel_layout(input)), input.new_empty((channels,), dtype=stats),

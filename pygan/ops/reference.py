@@ -92,11 +92,7 @@ def batch_norm_leaky_relu(x: torch.Tensor, weight: torch.Tensor | None = None, b
                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """leaky_relu(BatchNorm with batch statistics), and the statistics (mean, 1/sqrt(var + eps)),
     computed in float32 (float64 for float64 input)."""
-    op = "pygan.batch_norm_leaky_relu"
-    _checks.batch_norm_input(op, x, eps, negative_slope)
-    for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None:
-            _checks.batch_norm_param(op, name, x, p)
+    _checks.batch_norm_args("pygan.batch_norm_leaky_relu", x, weight, bias, eps, negative_slope)
     math_dtype = _checks.statistics_dtype(x)
     xf = x.to(math_dtype)
     dims = [0, *range(2, x.dim())]
