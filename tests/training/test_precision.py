@@ -8,23 +8,10 @@ import tomllib
 import pytest
 import torch
 
-from pygan.training import Config, Trainer
+from pygan.training import Trainer
 from pygan.training import precision as prec
 from pygan.training.config import ConfigError
-from tests.training.conftest import ring_config
-
-
-def _dcgan_config(images, out, **train) -> Config:
-    c = Config()
-    c.data.plugin = "image-folder"
-    c.data.options = {"data-dir": str(images), "image-size": 16}
-    c.model.options = {"ngf": 4, "ndf": 4}
-    c.train.batch_size, c.train.epochs = 4, 1
-    c.output.out = str(out)
-    c.output.log_every = 1
-    for k, v in train.items():
-        setattr(c.train, k, v)
-    return c
+from tests.training.conftest import image_config, ring_config
 
 
 def _saved_train(run) -> dict:
@@ -46,7 +33,7 @@ def test_auto_picks_by_device_and_model():
 
 
 def test_the_run_config_records_what_was_chosen(tiny_images, tmp_path):
-    Trainer(_dcgan_config(tiny_images, tmp_path / "conv")).fit()
+    Trainer(image_config(tiny_images, tmp_path / "conv")).fit()
     saved = _saved_train(tmp_path / "conv")
     assert saved["precision"] == ("bf16" if "amx_bf16" in prec.cpu_bf16_features() else "fp32")
     assert saved["channels_last"] is True
@@ -56,7 +43,7 @@ def test_the_run_config_records_what_was_chosen(tiny_images, tmp_path):
 
 
 def test_channels_last_models_and_batches(tiny_images, tmp_path):
-    trainer = Trainer(_dcgan_config(tiny_images, tmp_path / "run", precision="fp32"))
+    trainer = Trainer(image_config(tiny_images, tmp_path / "run", precision="fp32"))
     conv = next(m for m in trainer.discriminator.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     seen = []
@@ -64,13 +51,13 @@ def test_channels_last_models_and_batches(tiny_images, tmp_path):
     trainer.fit()
     hook.remove()
     assert seen and all(x.is_contiguous(memory_format=torch.channels_last) for x in seen)
-    off = Trainer(_dcgan_config(tiny_images, tmp_path / "off", precision="fp32", channels_last=False))
+    off = Trainer(image_config(tiny_images, tmp_path / "off", precision="fp32", channels_last=False))
     conv = next(m for m in off.discriminator.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous() and not off.config.train.channels_last
 
 
 def test_bf16_training_is_finite_deterministic_and_keeps_float32_weights(tiny_images, tmp_path):
-    runs = [Trainer(_dcgan_config(tiny_images, tmp_path / name, precision="bf16", epochs=2)) for name in "ab"]
+    runs = [Trainer(image_config(tiny_images, tmp_path / name, precision="bf16", epochs=2)) for name in "ab"]
     for run in runs:
         run.fit()
     a, b = (dict(r.generator.state_dict()) for r in runs)

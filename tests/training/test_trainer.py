@@ -13,7 +13,7 @@ from PIL import Image
 from pygan.training import Config, NonFiniteLoss, Trainer, TrainingError
 from pygan.training import checkpoint as ckpt
 from pygan.training.config import ConfigError
-from tests.training.conftest import ring_config
+from tests.training.conftest import image_config, ring_config
 
 
 def test_a_two_step_run_produces_every_artifact(tiny_images, tmp_path):
@@ -75,15 +75,7 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, ema):
 
 def test_dcgan_resume_is_exact_too(tiny_images, tmp_path):
     def config(out, **train):
-        c = Config()
-        c.data.plugin = "image-folder"
-        c.data.options = {"data-dir": str(tiny_images), "image-size": 16}
-        c.model.options = {"ngf": 4, "ndf": 4}
-        c.train.batch_size, c.train.epochs = 2, 2
-        c.output.out = str(out)
-        for k, v in train.items():
-            setattr(c.train, k, v)
-        return c
+        return image_config(tiny_images, out, batch_size=2, epochs=2, **train)
 
     whole = Trainer(config(tmp_path / "whole"))
     whole.fit()
