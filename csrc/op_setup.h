@@ -197,7 +197,8 @@ struct BatchNormLeakyReLUSetup {
   at::Tensor input;           // contiguous, or channels-last contiguous
   cpu::ChannelLayout layout;
   at::Tensor weight, bias;    // opmath dtype, contiguous; ones / zeros where not given
-  at::Tensor out, mean, invstd;
+  at::Tensor out;
+  at::Tensor mean, invstd;    // the batch statistics: each device wrapper fills them its own way
 };
 
 inline at::Tensor bn_input_layout(const at::Tensor& input, cpu::ChannelLayout& layout) {
@@ -226,6 +227,11 @@ inline at::Tensor bn_param(const at::Tensor& input, const std::optional<at::Tens
   return param->to(opts.dtype()).contiguous();
 }
 
+// One per-channel statistic of `input`'s batch, in the math dtype, uninitialised.
+inline at::Tensor empty_bn_statistic(const at::Tensor& input) {
+  return at::empty({input.size(1)}, input.options().dtype(opmath_dtype(input.scalar_type())));
+}
+
 inline BatchNormLeakyReLUSetup setup_batch_norm_leaky_relu(const at::Tensor& input,
                                                           const std::optional<at::Tensor>& weight,
                                                           const std::optional<at::Tensor>& bias,
@@ -237,9 +243,6 @@ inline BatchNormLeakyReLUSetup setup_batch_norm_leaky_relu(const at::Tensor& inp
   s.weight = bn_param(input, weight, 1.0, op, "weight");
   s.bias = bn_param(input, bias, 0.0, op, "bias");
   s.out = at::empty_like(s.input);
-  const auto stat_opts = input.options().dtype(opmath_dtype(input.scalar_type()));
-  s.mean = at::empty({input.size(1)}, stat_opts);
-  s.invstd = at::empty({input.size(1)}, stat_opts);
   return s;
 }
 

@@ -11,6 +11,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_norm_leaky_relu(
     const at::Tensor& input, const std::optional<at::Tensor>& weight,
     const std::optional<at::Tensor>& bias, double eps, double negative_slope) {
   auto s = setup_batch_norm_leaky_relu(input, weight, bias, eps, negative_slope);
+  s.mean = empty_bn_statistic(input);
+  s.invstd = empty_bn_statistic(input);
   PYGAN_CPU_CALL(batch_norm_leaky_relu_kernel, s.input, s.layout, s.weight, s.bias, eps,
                  negative_slope, s.out, s.mean, s.invstd);
   return {s.out, s.mean, s.invstd};

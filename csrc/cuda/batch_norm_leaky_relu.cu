@@ -85,9 +85,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_norm_leaky_relu(
     const std::optional<at::Tensor>& bias, double eps, double negative_slope) {
   auto s = setup_batch_norm_leaky_relu(input, weight, bias, eps, negative_slope);
   const c10::cuda::CUDAGuard guard(input.device());
-  auto [mean, invstd] = at::batch_norm_stats(s.input, eps);
-  s.mean.copy_(mean);
-  s.invstd.copy_(invstd);
+  std::tie(s.mean, s.invstd) = at::batch_norm_stats(s.input, eps);  // float32 (float64) statistics
   const int64_t n = s.input.numel();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, s.input.scalar_type(),
                                   "pygan_batch_norm_leaky_relu_cuda", [&] {
