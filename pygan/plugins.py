@@ -99,6 +99,7 @@ class AdamSettings:
 
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    lr_decay: float = 0.0  # share of training, at its end, over which the lr falls linearly to 0
 
 
 @dataclass

@@ -3,7 +3,9 @@
 ring8:  8 modes on the unit circle at angles 2*pi*k/8, std 0.01
 grid25: 25 modes on {-4, -2, 0, 2, 4}^2, std 0.05
 
-Samples are drawn once per dataset from --option seed, uniformly over the modes.
+Samples are drawn once per dataset from --option seed, uniformly over the modes. An epoch is
+50,000 points on ring8 and 150,000 on grid25, whose 25 sharp modes need about three times the
+steps before most samples land on them (PacGAN's grid runs 100,000 points x 400 epochs).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import torch
 from pygan.plugins import Dataset, DataSpec, Option
 
 
+def _options(size: int) -> tuple[Option, ...]:
+    return (Option("size", int, size, "samples per epoch"), Option("seed", int, 0, "seed of the sample draw"))
+
+
 class GaussianMixture(Dataset):
     std: float = 0.0
-    options = (
-        Option("size", int, 50_000, "samples per epoch"),
-        Option("seed", int, 0, "seed of the sample draw"),
-    )
+    options = _options(50_000)
 
     def modes(self) -> torch.Tensor:
         """The (K, 2) mode centres."""
@@ -67,6 +70,7 @@ class Ring8(GaussianMixture):
 class Grid25(GaussianMixture):
     description = "25 Gaussians on {-4,-2,0,2,4}^2, std 0.05 (mode-collapse benchmark)"
     std = 0.05
+    options = _options(150_000)
 
     def modes(self) -> torch.Tensor:
         axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])

@@ -35,11 +35,14 @@ def train(
     arch_option: list[str] = typer.Option(None, "--arch-option", help="Architecture option KEY=VALUE (repeatable)."),
     epochs: int = typer.Option(None, "--epochs", help="Epochs to train (default 25)."),
     max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many D steps in total (0 = no limit)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Samples per batch (default 64)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Examples D judges per step (default 64); with "
+                                   "--pack m, m x as many samples."),
     d_steps: int = typer.Option(None, "--d-steps", help="Discriminator steps per generator step (default 1)."),
     loss: str = typer.Option(None, "--loss", help="non-saturating (default) or saturating."),
     real_label: float = typer.Option(None, "--real-label", help="Real target; 0.9 = one-sided label smoothing."),
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (default: the architecture's)."),
+    lr_decay: float = typer.Option(None, "--lr-decay", help="Let the lr fall linearly to 0 over this share of "
+                                   "the run's end, e.g. 0.5 (default: the architecture's; 0 = constant)."),
     seed: int = typer.Option(None, "--seed", help="Seed: same seed, same numbers on CPU (default 0)."),
     device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
     ema: float = typer.Option(None, "--ema", help="EMA decay for G's weights, e.g. 0.999 (default off)."),
@@ -52,7 +55,8 @@ def train(
     sync_bn: bool = typer.Option(None, "--sync-bn/--no-sync-bn", help="Under torchrun: one BatchNorm statistic "
                                  "across processes (CUDA)."),
     nproc: int = typer.Option(None, "--nproc", help="Launch N data-parallel processes with torchrun.", min=1),
-    pack: int = typer.Option(None, "--pack", help="PacGAN: D judges this many samples at once (default 1)."),
+    pack: int = typer.Option(None, "--pack", help="PacGAN: D judges this many samples at once (default 1); a "
+                             "step then draws pack x batch-size samples."),
     eval_every: int = typer.Option(None, "--eval-every", help="Run `pygan evaluate` every N epochs into "
                                    "metrics.jsonl (default never)."),
     out: str = typer.Option(None, "--out", help="Run directory (default runs/<arch>-<plugin>-<time>)."),
@@ -80,9 +84,9 @@ def train(
     if image_size is not None:
         data_options["image-size"] = image_size
     train_values = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, d_steps=d_steps, loss=loss,
-                        real_label=real_label, lr=lr, seed=seed, device=device, ema=ema, precision=precision,
-                        channels_last=channels_last, compile=compile_models, sync_bn=sync_bn, pack=pack,
-                        eval_every=eval_every)
+                        real_label=real_label, lr=lr, lr_decay=lr_decay, seed=seed, device=device, ema=ema,
+                        precision=precision, channels_last=channels_last, compile=compile_models, sync_bn=sync_bn,
+                        pack=pack, eval_every=eval_every)
     output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     reporter = (JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()) if main_rank \

@@ -36,13 +36,14 @@ class ModelConfig:
 class TrainConfig:
     epochs: int = 25
     max_steps: int = 0  # 0 = no limit; otherwise stop after this many discriminator steps in total
-    batch_size: int = 64
+    batch_size: int = 64  # discriminator examples per step: with --pack m, m * batch_size samples
     d_steps: int = 1  # discriminator steps (each on a fresh real batch) per generator step
     loss: str = "non-saturating"
     real_label: float = 1.0  # < 1: one-sided label smoothing
     lr: float = 0.0  # 0 = the architecture's default
     beta1: float = -1.0  # < 0 = the architecture's default
     beta2: float = -1.0
+    lr_decay: float = -1.0  # share of training, at its end, over which the lr falls linearly to 0; < 0 = arch's
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     ema: float = 0.0  # decay of an exponential moving average of G's weights; 0 = off
@@ -80,6 +81,9 @@ class Config:
             (t.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}, got {t.loss!r}"),
             (0.0 <= t.real_label <= 1.0, f"--real-label must lie in [0, 1], got {t.real_label}"),
             (t.lr >= 0.0, f"--lr must be > 0 (or 0 for the architecture's default), got {t.lr}"),
+            (t.lr_decay < 0 or t.lr_decay <= 1.0,
+             f"--lr-decay is a share of training in [0, 1] (e.g. 0.5 = the last half; 0 = constant lr), "
+             f"got {t.lr_decay}"),
             (0.0 <= t.ema < 1.0, f"--ema is a decay in [0, 1) (e.g. 0.999; 0 = off), got {t.ema}"),
             (t.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"),
             (t.pack >= 1, f"--pack must be >= 1 (1 = no packing), got {t.pack}"),

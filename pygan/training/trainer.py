@@ -119,9 +119,12 @@ class Trainer:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
-        if t.batch_size % (self.dist.world * t.pack):
+        if t.batch_size % self.dist.world:
             raise ConfigError(f"--batch-size {t.batch_size} is the global batch; it must divide evenly over "
-                              f"{self.dist.world} process(es) and into packs of --pack {t.pack}")
+                              f"{self.dist.world} processes")
+        # PacGAN's convention: the batch counts D's examples, so with --pack m each step draws m times
+        # as many samples and packing never shrinks the batch D learns from.
+        self.samples_per_step = t.batch_size * t.pack
         if t.sync_bn and self.device.type != "cuda" and self.dist.enabled:
             raise ConfigError("--sync-bn needs CUDA devices (torch's SyncBatchNorm does not run on the CPU); "
                               "without it each process keeps its own BatchNorm statistics")
@@ -161,10 +164,11 @@ class Trainer:
         if t.compile:
             self.g_net, self.d_net = torch.compile(self.g_net), torch.compile(self.d_net)
         self.dataset = data_plugin.load(self.data_options)
-        if len(self.dataset) < t.batch_size:
-            raise TrainingError(f"--plugin {config.data.plugin} yields {len(self.dataset)} samples, fewer than "
-                                f"--batch-size {t.batch_size}; lower the batch size")
-        self.batches_per_epoch = len(self.dataset) // t.batch_size
+        if len(self.dataset) < self.samples_per_step:
+            raise TrainingError(f"--plugin {config.data.plugin} yields {len(self.dataset)} samples, fewer than one "
+                                f"step's {self.samples_per_step} (--batch-size {t.batch_size} x --pack {t.pack}); "
+                                "lower the batch size")
+        self.batches_per_epoch = len(self.dataset) // self.samples_per_step
         # For 2-D data the sample plots show a faint cloud of real points behind the samples.
         self.real_preview = (torch.stack([self.dataset[i] for i in range(min(len(self.dataset), 2000))])
                              if self.spec.shape == (2,) else None)
@@ -176,6 +180,7 @@ class Trainer:
         config.data.options = {k: v for k, v in self.data_options.items() if v is not None}
         config.model.options = {k: v for k, v in self.model_options.items() if v is not None}
         t.lr, t.beta1, t.beta2 = lr, betas[0], betas[1]
+        t.lr_decay = t.lr_decay if t.lr_decay >= 0 else defaults.lr_decay
         self.opt_g = optim.adam(self.generator.parameters(), lr, betas, self.device)
         self.opt_d = optim.adam(self.discriminator.parameters(), lr, betas, self.device)
         self.ema = (AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
@@ -266,7 +271,7 @@ class Trainer:
         """The epoch's shuffled batches, from a permutation that depends only on (seed, epoch)."""
         order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(
             self.config.train.seed * 1_000_003 + epoch))
-        size = self.config.train.batch_size  # global: each rank takes its share
+        size = self.samples_per_step  # global: each rank takes its share
         batches = [self.dist.shard(order[i * size:(i + 1) * size]).tolist()
                    for i in range(skip, self.batches_per_epoch)]
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=batches)
@@ -274,7 +279,7 @@ class Trainer:
 
     def _latent(self) -> torch.Tensor:
         """This rank's share of the global batch's z (every rank draws the same global z)."""
-        z = self.arch.sample_latent(self.config.train.batch_size, self.spec, self.model_options, generator=self.z_rng)
+        z = self.arch.sample_latent(self.samples_per_step, self.spec, self.model_options, generator=self.z_rng)
         return self.dist.shard(z).to(self.device)
 
     def _autocast(self):
@@ -302,6 +307,7 @@ class Trainer:
         """One discriminator step on `real`, and a generator step every d_steps-th call."""
         t = self.config.train
         real = real.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        self._schedule_lr()
         updates_g = (self.step + 1) % t.d_steps == 0
         with self._autocast(), torch.set_grad_enabled(updates_g):  # G's graph only when G learns
             fake = self.g_net(self._latent())
@@ -323,6 +329,22 @@ class Trainer:
             self.averages.add_g(g_out.loss.item())
             if self.ema is not None:
                 self.ema.update_parameters(self.generator)
+
+    def total_steps(self) -> int:
+        """The run's length in discriminator steps as --epochs sets it (--max-steps only cuts a run
+        short, so a run cut and resumed follows the same lr schedule as one that never stopped)."""
+        return self.config.train.epochs * self.batches_per_epoch
+
+    def _schedule_lr(self) -> None:
+        """Constant lr, then (--lr-decay f) a linear fall to 0 over the last share f of the run: the
+        late small steps let G settle onto sharp modes instead of orbiting them. A function of the
+        step alone, so a resumed run continues the same schedule."""
+        t = self.config.train
+        total = self.total_steps()
+        factor = min(1.0, (total - self.step) / (t.lr_decay * total)) if t.lr_decay > 0 and total else 1.0
+        for optimizer in (self.opt_d, self.opt_g):
+            for group in optimizer.param_groups:
+                group["lr"] = t.lr * max(factor, 0.0)
 
     def _packed(self, x: torch.Tensor) -> torch.Tensor:
         """Consecutive groups of `pack` samples joined along dim 1: (B, C, ...) -> (B/pack, pack*C, ...)."""
@@ -361,7 +383,8 @@ class Trainer:
                         elapsed = time.perf_counter() - interval_start
                         self.averages.reduce(self.dist)
                         row = {"step": self.step, "epoch": self.epoch + 1, **self.averages.means(),
-                               "images_per_s": interval_steps * t.batch_size / max(elapsed, 1e-9)}
+                               "images_per_s": interval_steps * self.samples_per_step / max(elapsed, 1e-9),
+                               "lr": self.opt_g.param_groups[0]["lr"]}
                         self.metrics.append(row)
                         self.averages, interval_start, interval_steps = _Averages(), time.perf_counter(), 0
                     self.reporter.step(self.step, row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import tomllib
 
 import pytest
 import torch
@@ -33,7 +34,8 @@ def test_a_two_step_run_produces_every_artifact(tiny_images, tmp_path):
     assert 'arch = "dcgan"' in saved and "image_size = 16" in saved and "lr = 0.0002" in saved
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
-    assert set(rows[0]) == {"step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s"}
+    assert set(rows[0]) == {"step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "lr"}
+    assert all(r["lr"] == 2e-4 for r in rows)  # dcgan keeps a constant lr
     assert all(0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 and r["loss_d"] > 0 for r in rows)
     grid = Image.open(run / "samples" / "epoch-0001.png")
     assert grid.size[0] >= 3 * 16  # 3x3 grid of 16 px images (scaled up for viewing)
@@ -222,14 +224,35 @@ def test_pacgan_packing_feeds_d_groups_of_samples(tmp_path):
     trainer = Trainer(ring_config(tmp_path / "run", epochs=1, pack=4))
     first = next(m for m in trainer.discriminator.modules() if isinstance(m, torch.nn.Linear))
     assert first.in_features == 2 * 4  # four 2-D points per judgement
+    # PacGAN's convention: --batch-size counts D's examples, so a step draws 4 x 32 = 128 points
+    # and D still judges 32 packs of real and 32 of generated points.
+    assert (trainer.samples_per_step, trainer.batches_per_epoch) == (128, 256 // 128)
     seen = []
     trainer.discriminator.register_forward_hook(lambda mod, args, out: seen.append((args[0].shape, out.shape)))
-    trainer.fit()
-    assert seen[0] == ((32 // 4, 8), (32 // 4,))
+    assert trainer.fit()["steps"] == 2
+    assert seen[0] == ((32, 8), (32,))
     packed = trainer._packed(torch.arange(16.0).view(8, 2))  # 8 points -> 2 packs of 4 consecutive points
     assert torch.equal(packed, torch.arange(16.0).view(2, 8))
-    with pytest.raises(ConfigError, match="packs of --pack 3"):
-        Trainer(ring_config(tmp_path / "other", pack=3))
+    assert Trainer(ring_config(tmp_path / "other", pack=3)).samples_per_step == 96  # any pack size fits
+
+
+def test_lr_decay_falls_linearly_to_zero_over_the_end_of_the_run(tmp_path):
+    trainer = Trainer(ring_config(tmp_path / "run", epochs=2, lr=1e-3, lr_decay=0.5))  # 16 steps, the last 8 decay
+    assert trainer.total_steps() == 16
+    trainer.fit()
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    lrs = {r["step"]: r["lr"] for r in rows if "lr" in r}
+    # step k (1-based) runs at lr * min(1, (16 - (k - 1)) / 8)
+    assert lrs == pytest.approx({k: 1e-3 * min(1.0, (17 - k) / 8) for k in range(1, 17)})
+    saved = tomllib.loads((tmp_path / "run" / "config.toml").read_text())
+    assert saved["train"]["lr_decay"] == 0.5
+
+
+def test_lr_decay_defaults_to_the_architectures_and_is_checked(tmp_path):
+    trainer = Trainer(ring_config(tmp_path / "run"))
+    assert trainer.config.train.lr_decay == trainer.arch.optimizer.lr_decay
+    with pytest.raises(ConfigError, match="--lr-decay is a share of training in"):
+        Trainer(ring_config(tmp_path / "bad", lr_decay=1.5))
 
 
 def test_eval_every_writes_evaluation_rows(tmp_path):
@@ -246,7 +269,7 @@ def test_packing_a_dcgan(tiny_images, tmp_path):
     config.data.plugin = "image-folder"
     config.data.options = {"data-dir": str(tiny_images), "image-size": 16}
     config.model.options = {"ngf": 4, "ndf": 4}
-    config.train.batch_size, config.train.epochs, config.train.pack = 4, 1, 2
+    config.train.batch_size, config.train.epochs, config.train.pack = 2, 1, 2
     config.output.out = str(tmp_path / "run")
     trainer = Trainer(config)
     assert next(trainer.discriminator.modules()).net[0].in_channels == 6  # two RGB images side by side
