@@ -4,10 +4,14 @@ with and without PacGAN packing, beside the published numbers for the same proto
 from __future__ import annotations
 
 import math
+import multiprocessing
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
+
+import torch
 
 from pygan import plugins
 from pygan.metrics.mixture import PROTOCOL_SAMPLES, mode_coverage
@@ -36,6 +40,21 @@ def _one_run(dataset: str, pack: int, seed: int, epochs: int) -> dict[str, Any]:
     return mode_coverage(samples, mixture.modes(), mixture.std).to_dict()
 
 
+def _one_run_single_threaded(task: tuple[str, int, int, int]) -> dict[str, Any]:
+    torch.set_num_threads(1)  # jobs share the cores; one thread each keeps runs from contending
+    return _one_run(*task)
+
+
+def _results(tasks: list[tuple[str, int, int, int]], jobs: int) -> Iterator[dict[str, Any]]:
+    """Each task's result, in task order; with jobs > 1 from that many worker processes."""
+    if jobs <= 1:
+        yield from (_one_run(*task) for task in tasks)
+        return
+    # spawn, not fork: a forked child would inherit the parent's OpenMP thread pool state.
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_one_run_single_threaded, tasks)
+
+
 def _mean_se(values: list[float]) -> tuple[float, float]:
     mean = statistics.fmean(values)
     se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
@@ -43,14 +62,17 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
 
 
 def run(seeds: int, epochs: int, datasets: list[str], packs: list[int],
-        progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+        progress: Callable[[str], None] = lambda _: None, jobs: int = 1) -> dict[str, Any]:
+    """Every (dataset, pack, seed) run; `jobs` > 1 trains that many at once, one thread each."""
+    tasks = [(dataset, pack, seed, epochs) for dataset in datasets for pack in packs for seed in range(seeds)]
+    runs_by_task = {}
+    for done, (task, result) in enumerate(zip(tasks, _results(tasks, jobs), strict=True), start=1):
+        runs_by_task[task] = result
+        progress(f"{done}/{len(tasks)} runs done (last: {task[0]} pack {task[1]} seed {task[2]})")
     results = []
     for dataset in datasets:
         for pack in packs:
-            runs = []
-            for seed in range(seeds):
-                progress(f"{dataset} pack {pack} seed {seed}")
-                runs.append(_one_run(dataset, pack, seed, epochs))
+            runs = [runs_by_task[(dataset, pack, seed, epochs)] for seed in range(seeds)]
             summary = {"dataset": dataset, "pack": pack, "seeds": seeds, "epochs": epochs, "runs": runs}
             for key in ("modes_covered", "high_quality", "reverse_kl"):
                 summary[key] = _mean_se([r[key] for r in runs])

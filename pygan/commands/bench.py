@@ -102,6 +102,7 @@ def quality(
     epochs: int = typer.Option(25, "--epochs", min=1, help="Epochs per run (25 = the trainer's default)."),
     dataset: list[str] = typer.Option(None, "--dataset", help="ring8 and/or grid25 (default both)."),
     pack: list[int] = typer.Option(None, "--pack", help="Packing degrees to compare (default 1 and 2)."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Runs trained at once, one thread each (e.g. the core count)."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
 ) -> None:
     """Mode coverage of mlp on ring8/grid25 over seeds, with and without packing, vs PacGAN's table."""
@@ -114,7 +115,7 @@ def quality(
     console = Console(width=120)
     with console.status("training") as status:
         result = quality_bench.run(seeds, epochs, dataset or ["ring8", "grid25"], pack or [1, 2],
-                                   progress=lambda text: status.update(f"training {text}"))
+                                   progress=lambda text: status.update(f"training: {text}"), jobs=jobs)
     table = Table(title=f"mode coverage, mlp, non-saturating loss, {seeds} seeds, mean +- standard error")
     for col in ("data", "setting", "modes covered", "high-quality samples", "reverse KL"):
         table.add_column(col)

@@ -88,6 +88,21 @@ def test_quality_bench_one_real_run():
     assert run["modes_total"] == 8 and 0 <= run["modes_covered"] <= 8 and 0 <= run["high_quality"] <= 1
 
 
+@pytest.mark.slow
+def test_quality_bench_jobs_train_in_worker_processes_and_keep_the_seed_order():
+    from pygan.bench import quality
+
+    result = quality.run(seeds=2, epochs=1, datasets=["ring8"], packs=[2], jobs=2)
+    runs = result["results"][0]["runs"]
+    # The same numbers as the runs trained here, one thread each (CPU training is deterministic).
+    threads = torch.get_num_threads()
+    try:
+        expected = [quality._one_run_single_threaded(("ring8", 2, seed, 1)) for seed in range(2)]
+    finally:
+        torch.set_num_threads(threads)
+    assert runs == expected
+
+
 def test_train_bench_reports_every_variant_against_plain_eager():
     from pygan.bench import train_step
     from pygan.training.precision import cpu_bf16_features
