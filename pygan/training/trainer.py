@@ -211,6 +211,8 @@ class Trainer:
         from pygan.training.config import from_dict
 
         config = from_dict(state["config"], "checkpoint")
+        if "lr_decay" not in state["config"].get("train", {}):
+            config.train.lr_decay = 0.0  # written before --lr-decay existed: the run had a constant lr
         for (section, key), value in overrides.items():
             if value is None:
                 continue
@@ -251,6 +253,10 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         self.fixed_noise = state["fixed_noise"]
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        if self.batch_in_epoch > self.batches_per_epoch:
+            raise TrainingError(f"the checkpoint stopped after batch {self.batch_in_epoch} of an epoch, but an epoch "
+                                f"here has {self.batches_per_epoch} batches: the data differs from the run's (or "
+                                "the checkpoint predates --batch-size counting packs); start a new run")
         self.averages = _Averages(state["averages"])
 
     def state_dict(self) -> dict[str, Any]:

@@ -146,6 +146,20 @@ def test_resume_refuses_changes_that_make_another_run(tmp_path):
         Trainer(Config(), resume_from=tmp_path / "run", overrides={("train", "batch_size"): 8})
 
 
+def test_old_checkpoints_resume_with_a_constant_lr_and_shorter_epochs_are_refused(tmp_path):
+    Trainer(ring_config(tmp_path / "run", epochs=2, max_steps=6)).fit()  # stops after batch 6 of 8
+    latest = tmp_path / "run" / "checkpoints" / "latest.pt"
+    state = ckpt.load(latest)
+    del state["config"]["train"]["lr_decay"]  # as written before --lr-decay existed
+    torch.save(state, latest)
+    resumed = Trainer(Config(), resume_from=tmp_path / "run")
+    assert resumed.config.train.lr_decay == 0.0  # such a run had a constant lr and keeps it
+    state["config"]["data"]["options"]["size"] = 128  # the data changed: an epoch now has 128 // 32 = 4 batches
+    torch.save(state, latest)
+    with pytest.raises(TrainingError, match="stopped after batch 6 of an epoch, but an epoch here has 4"):
+        Trainer(Config(), resume_from=tmp_path / "run")
+
+
 def test_truncated_and_foreign_checkpoints_get_clear_errors(tmp_path):
     Trainer(ring_config(tmp_path / "run", epochs=1)).fit()
     latest = tmp_path / "run" / "checkpoints" / "latest.pt"
