@@ -254,8 +254,7 @@ def test_lr_decay_falls_linearly_to_zero_over_the_end_of_the_run(tmp_path):
     trainer = Trainer(ring_config(tmp_path / "run", epochs=2, lr=1e-3, lr_decay=0.5))  # 16 steps, the last 8 decay
     assert trainer.total_steps() == 16
     trainer.fit()
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    lrs = {r["step"]: r["lr"] for r in rows if "lr" in r}
+    lrs = {r["step"]: r["lr"] for r in _rows(tmp_path / "run") if "lr" in r}
     # step k (1-based) runs at lr * min(1, (16 - (k - 1)) / 8)
     assert lrs == pytest.approx({k: 1e-3 * min(1.0, (17 - k) / 8) for k in range(1, 17)})
     saved = tomllib.loads((tmp_path / "run" / "config.toml").read_text())
