@@ -38,7 +38,8 @@ def _features(name: str):
 
 
 def evaluate(run: str | Path, *, samples: int = PROTOCOL_SAMPLES, seed: int = 0, features: str = "pixels",
-             batch: int = 250) -> dict[str, Any]:
+             batch: int = 250, data: torch.utils.data.Dataset | None = None) -> dict[str, Any]:
+    """`data`: the run's dataset when the caller already holds it (the trainer does); else it is loaded."""
     state = checkpoint.load(run)
     config = from_dict(state["config"], "checkpoint")
     data_plugin = plugins.get_dataset(config.data.plugin)
@@ -52,7 +53,8 @@ def evaluate(run: str | Path, *, samples: int = PROTOCOL_SAMPLES, seed: int = 0,
         report["mode_coverage"] = mode_coverage(fake, data_plugin.modes(), data_plugin.std).to_dict()
         return report
     description, extract = _features(features)
-    data = data_plugin.load(options)
+    if data is None:
+        data = data_plugin.load(options)
     count = min(samples, len(data))
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
     real = torch.stack([data[int(i)] for i in order])

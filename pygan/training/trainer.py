@@ -439,7 +439,7 @@ class Trainer:
         if every and self.epoch % every == 0:
             from pygan.metrics.evaluate import evaluate
 
-            report = evaluate(self.run_dir, features="pixels")
+            report = evaluate(self.run_dir, features="pixels", data=self.dataset)
             self.metrics.append({"step": self.step, "epoch": self.epoch,
                                  "eval": {k: v for k, v in report.items() if k not in ("run", "step")}})
         if self.metrics.rows:

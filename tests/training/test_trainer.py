@@ -277,6 +277,23 @@ def test_eval_every_writes_evaluation_rows(tmp_path):
     assert (tmp_path / "run" / "training.png").is_file()
 
 
+def test_eval_every_on_images_reuses_the_data_and_matches_pygan_evaluate(tiny_images, tmp_path, monkeypatch):
+    from pygan_plugins.image_folder import ImageFolder
+
+    from pygan.metrics.evaluate import evaluate
+
+    loads = []
+    real_load = ImageFolder.load
+    monkeypatch.setattr(ImageFolder, "load", lambda self, options: loads.append(1) or real_load(self, options))
+    Trainer(image_config(tiny_images, tmp_path / "run", epochs=2, eval_every=1)).fit()
+    assert len(loads) == 1  # the evaluations used the data the trainer holds
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    row = [r["eval"] for r in rows if "eval" in r][-1]
+    alone = evaluate(tmp_path / "run")  # loads the data itself; the trainer passed the data it holds
+    assert row["features"].startswith("pixels") and row["real_samples"] == 8
+    assert row["frechet_distance"] == alone["frechet_distance"] > 0 and row["kid"] == alone["kid"]
+
+
 def test_packing_a_dcgan(tiny_images, tmp_path):
     config = Config()
     config.data.plugin = "image-folder"
