@@ -13,7 +13,7 @@ namespace pygan::cpu {
 struct BiasLayout {
   int64_t channels = 0;
   int64_t inner = 1;           // elements per (sample, channel) plane when channels come first
-  bool channels_last = false;  // channel is the fastest-moving index
+  bool channels_last = false;  // channel is the fastest-moving index (also 2-D input)
 };
 
 // (N, C, *) input as the BatchNorm kernels walk it: `outer` x C planes of `inner` elements each

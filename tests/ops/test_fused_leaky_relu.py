@@ -24,8 +24,9 @@ def away_from_kink(*shape, dtype=torch.float64):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("with_bias", [False, True])
 @pytest.mark.parametrize(("slope", "gain"), [(0.2, 1.0), (0.01, 2.0**0.5)])
-def test_matches_reference(dtype, with_bias, slope, gain):
-    x = torch.randn(4, 6, 5, 7, dtype=dtype, requires_grad=True)
+@pytest.mark.parametrize("shape", [(4, 6, 5, 7), (23, 6), (3, 6, 1, 1)])  # planes; rows of channels
+def test_matches_reference(dtype, with_bias, slope, gain, shape):
+    x = torch.randn(*shape, dtype=dtype, requires_grad=True)
     bias = torch.randn(6, dtype=dtype, requires_grad=True) if with_bias else None
     out = fused_leaky_relu(x, bias, slope, gain)
     inputs = (x, bias) if with_bias else (x,)
@@ -38,7 +39,7 @@ def test_matches_reference(dtype, with_bias, slope, gain):
     ref_grads = torch.autograd.grad(ref, leaves, g.double())
     assert_close(grads[0], ref_grads[0], dtype)
     if with_bias:
-        # The bias gradient sums 140 products, each rounded to the dtype: allow for that.
+        # The bias gradient sums up to 140 products, each rounded to the dtype: allow for that.
         low_precision = dtype in (torch.float16, torch.bfloat16)
         tol = dict(rtol=5e-2, atol=5e-2) if low_precision else dict(rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(grads[1].double(), ref_grads[1], **tol)
