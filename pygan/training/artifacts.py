@@ -69,7 +69,8 @@ def save_scatter(points: torch.Tensor, path: str | Path, real: torch.Tensor | No
         ax.scatter(*real.cpu().numpy().T, s=4, c="#bbbbbb", label="data")
     ax.scatter(*points.detach().float().cpu().numpy().T, s=4, c="#d62728", label="samples")
     ax.set_aspect("equal")
-    ax.legend(loc="upper right")
+    # Below the axes: inside, it would hide the modes in a corner.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
     ax.set_title(title)
     _figure_png(fig, Path(path))
 
