@@ -287,8 +287,7 @@ def test_eval_every_on_images_reuses_the_data_and_matches_pygan_evaluate(tiny_im
     monkeypatch.setattr(ImageFolder, "load", lambda self, options: loads.append(1) or real_load(self, options))
     Trainer(image_config(tiny_images, tmp_path / "run", epochs=2, eval_every=1)).fit()
     assert len(loads) == 1  # the evaluations used the data the trainer holds
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    row = [r["eval"] for r in rows if "eval" in r][-1]
+    row = [r["eval"] for r in _rows(tmp_path / "run") if "eval" in r][-1]
     alone = evaluate(tmp_path / "run")  # loads the data itself; the trainer passed the data it holds
     assert row["features"].startswith("pixels") and row["real_samples"] == 8
     assert row["frechet_distance"] == alone["frechet_distance"] > 0 and row["kid"] == alone["kid"]
