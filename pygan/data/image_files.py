@@ -15,10 +15,12 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from pygan.errors import PyganError
+
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
-class ImageFolderError(RuntimeError):
+class ImageFolderError(PyganError, RuntimeError):
     """The folder is missing, empty, or holds no readable image."""
 
 

@@ -10,11 +10,13 @@ from typing import Any
 
 import torch
 
+from pygan.errors import PyganError
+
 FORMAT = "pygan-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(PyganError, RuntimeError):
     """A checkpoint is missing, truncated, or not a pygan checkpoint."""
 
 
