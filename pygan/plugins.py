@@ -29,12 +29,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from pygan.errors import PyganError
+
 ARCHITECTURES = "pygan.architectures"
 DATASETS = "pygan.datasets"
 GROUPS = {ARCHITECTURES: "architecture", DATASETS: "dataset"}
 
 
-class PluginError(RuntimeError):
+class PluginError(PyganError, RuntimeError):
     """A plugin is unknown, broken, or was given options it does not declare."""
 
 
@@ -76,10 +78,12 @@ class Option:
     help: str = ""
 
     def parse(self, value: Any, plugin: str) -> Any:
-        if value is None or isinstance(value, self.type):
+        if value is None or (isinstance(value, self.type) and isinstance(value, bool) == (self.type is bool)):
             return value
         text = str(value).strip()
         try:
+            if isinstance(value, bool) or (self.type is bool and not isinstance(value, str)):
+                raise ValueError(text)  # a TOML true is no number and 1 no boolean; only text is parsed
             if self.type is bool:
                 if text.lower() in {"1", "true", "yes", "on"}:
                     return True
