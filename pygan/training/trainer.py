@@ -174,13 +174,14 @@ class Trainer:
                              if self.spec.shape == (2,) else None)
 
         defaults = self.arch.optimizer
-        lr = t.lr or defaults.lr
-        betas = (t.beta1 if t.beta1 >= 0 else defaults.betas[0], t.beta2 if t.beta2 >= 0 else defaults.betas[1])
+        lr = t.lr if t.lr is not None else defaults.lr  # None: the architecture's
+        betas = (t.beta1 if t.beta1 is not None else defaults.betas[0],
+                 t.beta2 if t.beta2 is not None else defaults.betas[1])
         # The saved config records what ran: resolved plugin options and optimiser settings.
         config.data.options = {k: v for k, v in self.data_options.items() if v is not None}
         config.model.options = {k: v for k, v in self.model_options.items() if v is not None}
         t.lr, t.beta1, t.beta2 = lr, betas[0], betas[1]
-        t.lr_decay = t.lr_decay if t.lr_decay >= 0 else defaults.lr_decay
+        t.lr_decay = t.lr_decay if t.lr_decay is not None else defaults.lr_decay
         self.opt_g = optim.adam(self.generator.parameters(), lr, betas, self.device)
         self.opt_d = optim.adam(self.discriminator.parameters(), lr, betas, self.device)
         self.ema = (AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(t.ema), use_buffers=True)
