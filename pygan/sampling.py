@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from pygan import plugins
 from pygan.plugins import DataSpec
 from pygan.training import checkpoint
+from pygan.training.checkpoint_checks import check_keys, load_weights
 from pygan.training.config import from_dict
 
 
@@ -31,19 +33,35 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
     """Rebuilds G from a run directory or checkpoint (the EMA weights when the run kept them);
     `state` is that checkpoint when the caller has already read it."""
     state = state if state is not None else checkpoint.load(path)
-    config = from_dict(state["config"], "checkpoint")
+    check_keys(state, path, ("config", "spec", "step", "generator"))
+    config = from_dict(state["config"], f"{path} (its config)")
     arch = plugins.get_architecture(config.model.arch)
     options = plugins.resolve_options(config.model.arch, arch.options, config.model.options)
-    raw = state["spec"]
-    spec = DataSpec(tuple(raw["shape"]), tuple(raw["value_range"]) if raw["value_range"] else None)
+    spec = data_spec(state["spec"], path)
     generator = arch.build(spec, options).generator
     use_ema = ema and bool(state.get("ema"))
     if use_ema:
+        if not isinstance(state["ema"], dict):
+            raise checkpoint.CheckpointError(f"{path}: its EMA weights are damaged; try --no-ema")
         weights = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
     else:
         weights = state["generator"]
-    generator.load_state_dict(weights)
+    load_weights(generator, weights, "EMA generator" if use_ema else "generator", path)
     return LoadedGenerator(generator.to(device), arch, options, spec, state["step"], use_ema)
+
+
+def data_spec(raw: Any, path: str | Path) -> DataSpec:
+    """The DataSpec a checkpoint records ({"shape": [...], "value_range": [low, high] or []})."""
+    try:
+        shape = tuple(int(n) for n in raw["shape"])
+        value_range = tuple(float(v) for v in raw["value_range"]) if raw["value_range"] else None
+    except (KeyError, TypeError, ValueError):
+        raise checkpoint.CheckpointError(f"{path}: its data spec {raw!r} is damaged (expected shape and "
+                                         "value_range)") from None
+    if not shape or min(shape) < 1 or (value_range is not None and len(value_range) != 2):
+        raise checkpoint.CheckpointError(f"{path}: its data spec {raw!r} is damaged (expected shape and "
+                                         "value_range)")
+    return DataSpec(shape, value_range)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

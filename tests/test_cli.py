@@ -43,6 +43,12 @@ def test_help(command):
     (["--precision", "fp16", "--device", "cpu"], "--precision fp16 needs a CUDA device"),
     (["--resume", "/no/such/run"], "not found"),
     (["--config", "/no/such.toml"], "does not exist"),
+    (["--seed", str(2**64)], "--seed must be an integer in [0, 4294967295]"),
+    (["--seed", str(2**63 - 1)], "--seed must be an integer in [0, 4294967295] (2**32 - 1, leaving room"),
+    (["--seed", "-1"], "--seed must be an integer in [0, 4294967295]"),
+    (["--device", "cudax"], "--device must be auto, cpu, cuda or cuda:N (N a GPU index, e.g. cuda:0), got 'cudax'"),
+    (["--device", "cuda:abc"], "--device must be auto, cpu, cuda or cuda:N"),
+    (["--lr", "0"], "--lr must be a finite number > 0"),
 ])
 def test_bad_options_exit_2_with_a_message(args, message, tmp_path):
     out = [] if "--resume" in args else ["--out", str(tmp_path / "run")]
@@ -50,6 +56,102 @@ def test_bad_options_exit_2_with_a_message(args, message, tmp_path):
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    (b"[train]\nbeta1 = 5.0\n", "beta1 (Adam's first-moment decay) must lie in [0, 1), e.g. 0.5, got 5.0"),
+    (b'[train]\ncompile = "false"\n', "[train] compile must be bool (true or false), got 'false' (str)"),
+    (b"[train]\nepochs = true\n", "[train] epochs must be int (a whole number), got True (bool)"),
+    (b"[data]\nplugin = \"ring8\"\n[data.options]\nsize = true\n", "ring8: option 'size' expects int, got True"),
+    ('[train]\nloss = "s\u00e4turating"\n'.encode("latin-1"), "run.toml: not UTF-8 text"),
+])
+def test_bad_config_files_exit_2_with_a_message(toml, message, tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_bytes(toml)
+    result = runner.invoke(app, ["train", "--arch", "mlp", "--config", str(config), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split()) and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_while_training_sets_up_is_one_line_and_exit_130(monkeypatch, tmp_path):
+    import pygan.training
+
+    class SlowToStart:
+        def __init__(self, *args, **kwargs):
+            raise KeyboardInterrupt  # Ctrl-C while the data loads
+
+    monkeypatch.setattr(pygan.training, "Trainer", SlowToStart)
+    result = runner.invoke(app, ["train", *RING, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 130, result.output
+    assert result.output.strip() == "interrupted before training started; nothing was written"
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("ring") / "run"
+    result = runner.invoke(app, ["train", *RING, "--epochs", "1", "--out", str(run), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def _damaged(run, tmp_path, damage) -> str:
+    state = ckpt.load(run)
+    damage(state)
+    path = tmp_path / "damaged.pt"
+    torch.save(state, path)
+    return str(path)
+
+
+def _first_weight(state):
+    return next(k for k, v in state["generator"].items() if v.dim() == 2)
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda state: state.pop("generator"), "an incomplete pygan checkpoint: it lacks generator"),
+    (lambda state: state.pop("spec"), "it lacks spec"),
+    (lambda state: state["generator"].pop(_first_weight(state)), "the generator weights do not fit the network"),
+    (lambda state: state["generator"].update({_first_weight(state): torch.zeros(3, 3)}),
+     "of the wrong shape:"),
+    (lambda state: state["generator"].update(extra=torch.zeros(1)), "unexpected extra"),
+    (lambda state: state["spec"].update(shape="two"), "its data spec"),
+])
+def test_sample_refuses_a_checkpoint_missing_a_key_or_with_misshapen_weights(ring_run, tmp_path, damage, message):
+    path = _damaged(ring_run, tmp_path, damage)
+    result = runner.invoke(app, ["sample", path, "--out", str(tmp_path / "s.png")])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(f"Error: {path}: ") and message in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "s.png").exists()
+
+
+def test_sample_into_a_folder_it_cannot_write_exits_2(ring_run, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = runner.invoke(app, ["sample", str(ring_run), "--out", str(blocker / "s.png")])
+    assert result.exit_code == 2, result.output
+    assert "cannot write the samples to --out" in result.output and "Traceback" not in result.output
+
+    from pygan.training import artifacts
+
+    def read_only(*args, **kwargs):  # as root, chmod cannot make a folder read-only: the OS error is simulated
+        raise PermissionError(13, "Permission denied", str(tmp_path / "locked" / "s.png"))
+
+    monkeypatch.setattr(artifacts, "save_scatter", read_only)
+    result = runner.invoke(app, ["sample", str(ring_run), "--out", str(tmp_path / "locked" / "s.png")])
+    assert result.exit_code == 2, result.output
+    assert "Permission denied" in result.output and "choose a folder you can write to" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--device", "cudax"], "--device must be cpu, cuda or cuda:N"),
+    (["--seed", str(2**64)], "--seed"),
+])
+def test_sample_refuses_a_bad_device_or_seed(ring_run, tmp_path, args, message):
+    result = runner.invoke(app, ["sample", str(ring_run), "--out", str(tmp_path / "s.png"), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
 
 
 def test_train_then_sample_then_resume(tmp_path):

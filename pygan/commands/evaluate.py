@@ -13,21 +13,16 @@ from pygan.commands.errors import exit_on_user_error
 def evaluate(
     run: Path = typer.Argument(..., help="A run directory or a .pt checkpoint written by `pygan train`."),
     samples: int = typer.Option(2500, "--samples", min=2, help="Generated samples (2,500 is the mixture protocol)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the latent draws."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the latent draws.", min=0, max=2**32 - 1),
     features: str = typer.Option("pixels", "--features", help="'pixels', or a TorchScript file mapping images "
                                  "to features (e.g. an exported Inception network) for FID."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Measure a trained generator against its dataset."""
-    from pygan.metrics.evaluate import EvaluationError
-    from pygan.metrics.evaluate import evaluate as run_evaluation
+    with exit_on_user_error():
+        from pygan.metrics.evaluate import evaluate as run_evaluation
 
-    try:
-        with exit_on_user_error():
-            report = run_evaluation(run, samples=samples, seed=seed, features=features)
-    except EvaluationError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        report = run_evaluation(run, samples=samples, seed=seed, features=features)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return

@@ -2,11 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 
 from pygan.commands.errors import exit_on_user_error
+from pygan.errors import PyganError
+
+MAX_SEED = 2**32 - 1  # the seeds `pygan train` accepts
+
+
+class SampleError(PyganError):
+    """The samples cannot be drawn or written as asked."""
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise SampleError(f"--device must be cpu, cuda or cuda:N (N a GPU index), got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SampleError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+
+
+@contextlib.contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """An OSError while writing the samples becomes one line naming --out (errors that already name
+    the file pass through)."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SampleError(f"cannot write the samples to --out {out}: {reason} ({exc.filename or out}); "
+                          "choose a folder you can write to") from None
 
 
 def sample(
@@ -16,7 +47,7 @@ def sample(
     grid: bool = typer.Option(True, "--grid/--no-grid", help="One grid image, or one PNG per sample."),
     interpolate: bool = typer.Option(False, "--interpolate", help="Latent walks: rows from one z to another."),
     steps: int = typer.Option(8, "--steps", help="Images per latent walk.", min=2),
-    seed: int = typer.Option(0, "--seed", help="Seed of the latent draws."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the latent draws.", min=0, max=MAX_SEED),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Use the EMA weights when the run kept them."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
 ) -> None:
@@ -28,6 +59,7 @@ def sample(
     from pygan.training.trainer import generate
 
     with exit_on_user_error():
+        _check_device(device)
         loaded = load_generator(checkpoint, ema=ema, device=device)
     if interpolate:
         z, nrow = latent_walks(loaded, max(1, n // steps), steps, seed), steps
@@ -35,18 +67,20 @@ def sample(
         z, nrow = loaded.latent(n, seed), 0
     images = generate(loaded.generator, z.to(device)).cpu()
     spec = loaded.spec
-    if not spec.is_image:
-        if spec.shape != (2,):
-            torch.save(images, out.with_suffix(".pt"))
-            typer.echo(f"wrote {len(images)} samples of shape {spec.shape} to {out.with_suffix('.pt')}")
-            return
-        artifacts.save_scatter(images, out, title=f"{checkpoint} (step {loaded.step})")
-    elif grid:
-        artifacts.save_image_grid(images, out, spec.value_range or (-1.0, 1.0), nrow=nrow)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        for i, image in enumerate(images):
-            artifacts.save_image_grid(image[None], out / f"sample-{i:04d}.png", spec.value_range or (-1.0, 1.0),
-                                      nrow=1)
+    with exit_on_user_error(), _writing(out):
+        if not spec.is_image:
+            if spec.shape != (2,):
+                out.with_suffix(".pt").parent.mkdir(parents=True, exist_ok=True)
+                torch.save(images, out.with_suffix(".pt"))
+                typer.echo(f"wrote {len(images)} samples of shape {spec.shape} to {out.with_suffix('.pt')}")
+                return
+            artifacts.save_scatter(images, out, title=f"{checkpoint} (step {loaded.step})")
+        elif grid:
+            artifacts.save_image_grid(images, out, spec.value_range or (-1.0, 1.0), nrow=nrow)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            for i, image in enumerate(images):
+                artifacts.save_image_grid(image[None], out / f"sample-{i:04d}.png", spec.value_range or (-1.0, 1.0),
+                                          nrow=1)
     weights = "EMA" if loaded.used_ema else "raw"
     typer.echo(f"wrote {len(images)} samples ({weights} weights, step {loaded.step}) to {out}")

@@ -12,6 +12,7 @@ from pygan.commands.errors import exit_on_user_error
 
 ARCH_HELP = "Architecture plugin (see `pygan plugins list`)."
 PLUGIN_HELP = "Dataset plugin (see `pygan plugins list`)."
+NOT_STARTED = "interrupted before training started; nothing was written"
 
 
 def _key_values(pairs: list[str] | None, flag: str) -> dict[str, str]:
@@ -69,14 +70,15 @@ def train(
     """Train a GAN. Writes config.toml, metrics.jsonl, sample grids, a training plot and checkpoints."""
     import os
 
-    from pygan.training.distributed import launched_by_torchrun
+    with exit_on_user_error(NOT_STARTED):  # Ctrl-C while the trainer loads: one line, exit 130
+        from pygan.training.distributed import launched_by_torchrun
 
-    if nproc and nproc > 1 and not launched_by_torchrun():
-        _relaunch_with_torchrun(nproc)
-    from pygan.training import Trainer
-    from pygan.training import config as cfg
-    from pygan.training.progress import JsonReporter, RichReporter, format_row
-    from pygan.training.trainer import Interrupted, NonFiniteLoss, SilentReporter
+        if nproc and nproc > 1 and not launched_by_torchrun():
+            _relaunch_with_torchrun(nproc)
+        from pygan.training import Trainer
+        from pygan.training import config as cfg
+        from pygan.training.progress import JsonReporter, RichReporter, format_row
+        from pygan.training.trainer import Interrupted, NonFiniteLoss, SilentReporter
 
     data_options: dict[str, Any] = _key_values(option, "--option")
     if data_dir is not None:
@@ -92,7 +94,7 @@ def train(
     reporter = (JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()) if main_rank \
         else SilentReporter()
 
-    with exit_on_user_error():
+    with exit_on_user_error(NOT_STARTED):
         if resume is not None:
             given = {"--arch": arch, "--plugin": plugin, "--config": config, "--out": out}
             given.update({"--option": option or None, "--arch-option": arch_option or None,
