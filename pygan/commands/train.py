@@ -44,7 +44,7 @@ def train(
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (default: the architecture's)."),
     lr_decay: float = typer.Option(None, "--lr-decay", help="Let the lr fall linearly to 0 over this share of "
                                    "the run's end, e.g. 0.5 (default: the architecture's; 0 = constant)."),
-    seed: int = typer.Option(None, "--seed", help="Seed: same seed, same numbers on CPU (default 0)."),
+    seed: int = typer.Option(None, "--seed", help="Seed in [0, 2**32 - 1]: same seed, same CPU numbers (default 0)."),
     device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
     ema: float = typer.Option(None, "--ema", help="EMA decay for G's weights, e.g. 0.999 (default off)."),
     precision: str = typer.Option(None, "--precision", help="fp32, bf16, fp16 (CUDA) or auto (default: bf16 "
