@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pygan.training.checkpoint import write_bytes_atomic
+from pygan.atomic import write_bytes_atomic
 
 
 def image_grid(images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0), nrow: int = 0,

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from pygan.atomic import atomic_output
+from pygan.atomic import write_bytes_atomic as write_bytes_atomic  # kept for callers of the old name
 from pygan.errors import PyganError
 
 FORMAT = "pygan-checkpoint"
@@ -22,27 +22,8 @@ class CheckpointError(PyganError, RuntimeError):
 
 def save_atomic(state: dict[str, Any], path: str | Path) -> None:
     """Writes `state` so that `path` is either the old file or the complete new one, never a mix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, "version": VERSION, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_bytes_atomic(data: bytes, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    with atomic_output(path, "wb") as f:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, f)
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

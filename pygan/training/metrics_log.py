@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pygan.training.checkpoint import write_bytes_atomic
+from pygan.atomic import write_error, write_text_atomic
 
 
 class MetricsLog:
@@ -28,12 +28,14 @@ class MetricsLog:
         kept = [r for r in self.rows if r.get("step", 0) <= step]
         if self.path is not None and (len(kept) != len(self.rows) or self.path.exists()):
             self.rows = kept
-            text = "".join(json.dumps(r) + "\n" for r in kept)
-            write_bytes_atomic(text.encode("utf-8"), self.path)
+            write_text_atomic("".join(json.dumps(r) + "\n" for r in kept), self.path)
 
     def append(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
         if self.path is None:
             return
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+        try:  # appended, not rewritten: a line cut by a full disk is dropped when the file is read back
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
