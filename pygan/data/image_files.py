@@ -1,8 +1,10 @@
 """A folder of image files as a torch Dataset: recursive scan, resize + centre crop, values in [-1, 1].
 
-Corrupt files are skipped and counted, never a crash mid-epoch: files whose header does not
-verify are dropped at the scan (with one warning naming how many and the first few), and a file
-that verifies but fails to decode later is replaced by the next good one and counted in
+Every image mode is read by its real range (pygan/data/image_modes.py: 16-bit and float images
+too, transparency composited on black). Corrupt files and images in a mode pygan cannot read are
+skipped and counted, never a crash mid-epoch: files whose header does not verify, or whose mode is
+unsupported, are dropped at the scan (one warning per reason, naming how many and the first few),
+and a file that verifies but fails to decode later is replaced by the next good one and counted in
 `skipped`.
 """
 
@@ -15,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from pygan.data.image_modes import readable, unsupported_mode
 from pygan.errors import PyganError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -36,18 +39,32 @@ def find_images(root: str | Path) -> list[Path]:
     return files
 
 
-def _verifies(path: Path) -> bool:
+CORRUPT = "corrupt"
+
+
+def _scan_problem(path: Path) -> str | None:
+    """None if `path` looks readable from its header, else why not: CORRUPT or an unsupported mode."""
     try:
         with Image.open(path) as img:
             img.verify()
-        return True
+            return unsupported_mode(img.mode)
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-        return False
+        return CORRUPT
+
+
+def _warn_skipped(root: str | Path, problems: dict[Path, str]) -> None:
+    by_reason: dict[str, list[Path]] = {}
+    for path, reason in problems.items():
+        by_reason.setdefault(reason, []).append(path)
+    for reason, paths in by_reason.items():
+        names = ", ".join(p.name for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
+        what = "corrupt image(s)" if reason == CORRUPT else f"image(s) whose {reason}"
+        warnings.warn(f"skipped {len(paths)} {what} under {str(root)!r}: {names}", stacklevel=3)
 
 
 def to_square_tensor(img: Image.Image, size: int, channels: int) -> torch.Tensor:
     """Resize the shorter side to `size`, centre-crop to size x size, scale to [-1, 1]."""
-    img = img.convert("L" if channels == 1 else "RGB")
+    img = readable(img, channels)  # L, RGB, or one float plane on the same 0..255 scale
     w, h = img.size
     scale = size / min(w, h)
     img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BICUBIC)
@@ -55,8 +72,8 @@ def to_square_tensor(img: Image.Image, size: int, channels: int) -> torch.Tensor
     left, top = (w - size) // 2, (h - size) // 2
     img = img.crop((left, top, left + size, top + size))
     array = np.asarray(img, dtype=np.float32)
-    if channels == 1:
-        array = array[:, :, None]
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], channels, axis=2)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).div_(127.5).sub_(1.0).clamp_(-1.0, 1.0)
 
 
@@ -65,15 +82,17 @@ class ImageFiles(torch.utils.data.Dataset):
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
         candidates = find_images(root)
-        self.files = [p for p in candidates if _verifies(p)]
-        bad = [p for p in candidates if p not in set(self.files)] if len(self.files) < len(candidates) else []
-        if bad:
-            names = ", ".join(p.name for p in bad[:5]) + (" ..." if len(bad) > 5 else "")
-            warnings.warn(f"skipped {len(bad)} corrupt image(s) under {str(root)!r}: {names}", stacklevel=2)
+        problems = {p: reason for p in candidates if (reason := _scan_problem(p))}
+        self.files = [p for p in candidates if p not in problems]
+        if problems:
+            _warn_skipped(root, problems)
         if not self.files:
-            raise ImageFolderError(f"none of the {len(candidates)} image files under {str(root)!r} could be read")
+            first = next(iter(problems.items()))
+            raise ImageFolderError(f"none of the {len(candidates)} image files under {str(root)!r} could be read "
+                                   f"(e.g. {first[0].name}: {first[1]})")
         self.size, self.channels = size, channels
-        self.skipped_at_scan = len(bad)
+        self.skipped_at_scan = len(problems)
+        self.scan_problems = problems  # path -> why it was skipped
         self.skipped: set[int] = set()
 
     def __len__(self) -> int:
