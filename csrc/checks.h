@@ -41,9 +41,14 @@ inline void check_real_label(double real_label, const char* op) {
               real_label);
 }
 
+// fused_leaky_relu's backward keeps only the output and reads the input's sign from it: that
+// holds for slope >= 0 (and gain > 0) only, so negative slopes are refused rather than given a
+// wrong gradient. batch_norm_leaky_relu keeps its input and accepts any finite slope.
 inline void check_leaky_params(double negative_slope, double gain, const char* op) {
-  TORCH_CHECK(std::isfinite(negative_slope), op, ": negative_slope must be finite, got ",
-              negative_slope);
+  TORCH_CHECK(std::isfinite(negative_slope) && negative_slope >= 0.0, op,
+              ": negative_slope must be a finite number >= 0 (the backward reads the input's sign "
+              "from the output, which a negative slope flips), got ", negative_slope,
+              "; for a negative slope use torch.nn.functional.leaky_relu");
   TORCH_CHECK(std::isfinite(gain) && gain > 0.0, op,
               ": gain must be a finite number > 0 (it scales the output; the backward reads the "
               "sign of the output), got ", gain);

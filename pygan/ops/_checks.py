@@ -42,8 +42,12 @@ def real_label(op: str, value: float) -> None:
 
 
 def leaky_params(op: str, negative_slope: float, gain: float) -> None:
-    if not math.isfinite(negative_slope):
-        fail(op, f"negative_slope must be finite, got {negative_slope}")
+    # The fused backward keeps only the output and reads the input's sign from it: right for
+    # slope >= 0 only (csrc/checks.h makes the same check).
+    if not (math.isfinite(negative_slope) and negative_slope >= 0.0):
+        fail(op, "negative_slope must be a finite number >= 0 (the backward reads the input's sign from "
+                 f"the output, which a negative slope flips), got {negative_slope}; "
+                 "for a negative slope use torch.nn.functional.leaky_relu")
     if not (math.isfinite(gain) and gain > 0.0):
         fail(op, "gain must be a finite number > 0 (it scales the output; the backward reads the "
                  f"sign of the output), got {gain}")

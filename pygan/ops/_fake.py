@@ -47,6 +47,7 @@ def _generator_loss_backward(grad_loss, fake_logits, saturating, reduction):
 
 @torch.library.register_fake("pygan::fused_leaky_relu")
 def _fused_leaky_relu(input, bias=None, negative_slope=0.2, gain=1.0):
+    _checks.leaky_params("pygan.fused_leaky_relu", negative_slope, gain)
     if bias is not None:
         _checks.bias("pygan.fused_leaky_relu", input, bias)
     return torch.empty_like(input)
@@ -54,6 +55,7 @@ def _fused_leaky_relu(input, bias=None, negative_slope=0.2, gain=1.0):
 
 @torch.library.register_fake("pygan::fused_leaky_relu_")
 def _fused_leaky_relu_(input, bias=None, negative_slope=0.2, gain=1.0):
+    _checks.leaky_params("pygan.fused_leaky_relu_", negative_slope, gain)
     if bias is not None:
         _checks.bias("pygan.fused_leaky_relu_", input, bias)
     return None
@@ -61,6 +63,7 @@ def _fused_leaky_relu_(input, bias=None, negative_slope=0.2, gain=1.0):
 
 @torch.library.register_fake("pygan::fused_leaky_relu_backward")
 def _fused_leaky_relu_backward(grad_output, output, negative_slope, gain):
+    _checks.leaky_params("pygan.fused_leaky_relu_backward", negative_slope, gain)
     return torch.empty_like(output)
 
 

@@ -7,6 +7,7 @@ import torch
 
 from pygan._extension import compiled_for
 from pygan.ops import (
+    FusedLeakyReLU,
     batch_norm_leaky_relu,
     discriminator_loss,
     fused_leaky_relu,
@@ -56,6 +57,28 @@ def test_negative_or_zero_gain(path):
     for gain in (-1.0, 0.0, float("nan")):
         with pytest.raises(RuntimeError, match="gain must be a finite number > 0"):
             path[2](torch.randn(2, 3), None, 0.2, gain)
+
+
+def test_negative_slope_is_refused(path):
+    # The backward reads the input's sign from the output: with slope -0.5 it would give [[1, 1]]
+    # for x = [[-1, 2]] instead of [[-0.5, 1]].
+    x = torch.tensor([[-1.0, 2.0]], requires_grad=True)
+    for slope in (-0.5, -1e-6, float("-inf"), float("nan")):
+        with pytest.raises(RuntimeError, match=r"negative_slope must be a finite number >= 0"):
+            path[2](x, None, slope).sum().backward()
+
+
+@needs_kernel
+def test_negative_slope_is_refused_by_every_entry_point():
+    message = r"negative_slope must be a finite number >= 0.*got -0\.5"
+    with pytest.raises(RuntimeError, match=message):
+        fused_leaky_relu_(torch.randn(2, 3), None, -0.5)
+    with pytest.raises(RuntimeError, match=message):
+        torch.ops.pygan.fused_leaky_relu(torch.randn(2, 3), None, -0.5, 1.0)
+    with pytest.raises(RuntimeError, match=message):
+        torch.ops.pygan.fused_leaky_relu_backward(torch.randn(3), torch.randn(3), -0.5, 1.0)
+    with pytest.raises(RuntimeError, match=message):
+        FusedLeakyReLU(3, negative_slope=-0.5)
 
 
 def test_tensors_on_different_devices(path):

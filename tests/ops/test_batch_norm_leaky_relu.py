@@ -109,6 +109,22 @@ def test_gradcheck_and_gradgradcheck(affine, channels_last):
     assert gradgradcheck(fn, inputs)
 
 
+@pytest.mark.parametrize("slope", [-1.0, -0.5, -0.01, 0.0, 0.2, 1.0])
+def test_gradcheck_over_negative_and_positive_slopes(slope):
+    # The backward recomputes the pre-activation from the input, so any slope sign is right.
+    torch.manual_seed(5)
+    x = torch.randn(4, 3, 5, dtype=torch.float64)
+    w, b = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    assert _pre_activation_away_from_zero(x, w, b)
+    inputs = tuple(t.requires_grad_() for t in (x, w, b))
+
+    def fn(x, w, b):
+        return batch_norm_leaky_relu(x, w, b, 1e-5, slope)[0]
+
+    assert gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
+
+
 def test_results_do_not_depend_on_the_thread_count():
     x = torch.randn(16, 64, 12, 12, requires_grad=True)
     w, b = torch.randn(64, requires_grad=True), torch.randn(64, requires_grad=True)

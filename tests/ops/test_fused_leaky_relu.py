@@ -138,6 +138,18 @@ def test_gradcheck_and_gradgradcheck(with_bias):
     assert gradgradcheck(fn, inputs)
 
 
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 0.5, 1.0])
+def test_gradcheck_over_the_accepted_slopes(slope):
+    x = away_from_kink(3, 4, 5).requires_grad_()
+    b = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+
+    def fn(x, b):
+        return fused_leaky_relu(x, b, slope, 1.3)
+
+    assert gradcheck(fn, (x, b))
+    assert gradgradcheck(fn, (x, b))
+
+
 def test_third_derivative_runs_on_the_same_op():
     x = away_from_kink(5, 2).requires_grad_()
     y = fused_leaky_relu(x, None, 0.3, 2.0)
