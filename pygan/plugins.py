@@ -70,12 +70,42 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class Option:
-    """An option a plugin declares: `--option name=value` on the command line."""
+    """An option a plugin declares: `--option name=value` on the command line.
+
+    min / max: inclusive bounds a given value must lie within; choices: the only values accepted.
+    `resolve_options` enforces them on every value given (a default of None means "not set").
+    """
 
     name: str
     type: type = str
     default: Any = None
     help: str = ""
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def valid_range(self) -> str:
+        """The accepted values in words ("" if any value of the type is), e.g. "in [1, 4096]"."""
+        if self.choices is not None:
+            return "one of " + ", ".join(map(repr, self.choices))
+        if self.min is not None and self.max is not None:
+            return f"in [{self.min}, {self.max}]"
+        if self.min is not None:
+            return f">= {self.min}"
+        if self.max is not None:
+            return f"<= {self.max}"
+        return ""
+
+    def check(self, value: Any, plugin: str) -> Any:
+        """`value` (already parsed) if it lies in the declared range, else a PluginError naming both."""
+        if value is None:
+            return value
+        inside = (value in self.choices) if self.choices is not None else (
+            (self.min is None or value >= self.min) and (self.max is None or value <= self.max))
+        if not inside:  # a NaN fails both comparisons, so it is refused too
+            raise PluginError(f"{plugin}: option '{self.name}' must be {self.valid_range()}, got {value!r}; "
+                              "give a value in that range")
+        return value
 
     def parse(self, value: Any, plugin: str) -> Any:
         if value is None or (isinstance(value, self.type) and isinstance(value, bool) == (self.type is bool)):
@@ -113,7 +143,7 @@ class GanModels:
 
 
 def resolve_options(plugin: str, declared: tuple[Option, ...], given: Mapping[str, Any]) -> dict[str, Any]:
-    """Fill defaults, convert types, and refuse options the plugin does not declare."""
+    """Fill defaults, convert types, and refuse options the plugin does not declare or values out of range."""
     by_name = {o.name.replace("-", "_"): o for o in declared}
     resolved = {key: o.default for key, o in by_name.items()}
     for raw_key, value in given.items():
@@ -121,7 +151,8 @@ def resolve_options(plugin: str, declared: tuple[Option, ...], given: Mapping[st
         if key not in by_name:
             known = ", ".join(sorted(o.name for o in declared)) or "none"
             raise PluginError(f"{plugin}: unknown option '{raw_key}'; its options are: {known}")
-        resolved[key] = by_name[key].parse(value, plugin)
+        option = by_name[key]
+        resolved[key] = option.check(option.parse(value, plugin), plugin)
     return resolved
 
 

@@ -20,6 +20,11 @@ from pygan.plugins import AdamSettings, Architecture, DataSpec, GanModels, Optio
 
 MIN_SIZE, MAX_SIZE = 16, 256
 MAX_WIDTH_MULTIPLIER = 8  # widths double per layer up to 8x ngf/ndf, as in the paper's 64 px nets
+# The widest ngf/ndf accepted. At 1024 a 256 px G and D have 2.9 B parameters each, about 92 GB with
+# their gradients and Adam's state (16 bytes a parameter): what one large GPU holds. At 4096 a 64 px G
+# alone has 11 B parameters, and ngf=100000 would ask for terabytes.
+MAX_WIDTH = 1024
+MAX_LATENT = 4096
 
 
 def _widths(base: int, size: int) -> list[int]:
@@ -75,9 +80,9 @@ class Discriminator(nn.Module):
 class DCGAN(Architecture):
     description = "DCGAN (Radford et al. 2016): strided convs, BatchNorm, ReLU/Tanh G, LeakyReLU(0.2) D"
     options = (
-        Option("latent-dim", int, 100, "size of z"),
-        Option("ngf", int, 64, "generator width (channels of its last hidden layer)"),
-        Option("ndf", int, 64, "discriminator width (channels of its first layer)"),
+        Option("latent-dim", int, 100, "size of z", min=1, max=MAX_LATENT),
+        Option("ngf", int, 64, "generator width (channels of its last hidden layer)", min=1, max=MAX_WIDTH),
+        Option("ndf", int, 64, "discriminator width (channels of its first layer)", min=1, max=MAX_WIDTH),
     )
     optimizer = AdamSettings(lr=2e-4, betas=(0.5, 0.999))
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from pygan.data.image_files import ImageFiles
+from pygan.data.image_files import MAX_IMAGE_SIZE, ImageFiles
 from pygan.plugins import Dataset, DataSpec, Option
 
 LFW_FACES = 100  # lfw_subset(): 100 faces, then 100 non-face patches
@@ -53,10 +53,10 @@ class Faces(Dataset):
     description = "faces: 100 LFW faces bundled with scikit-image (no download), or --data-dir"
     options = (
         Option("data-dir", str, None, "folder of face images; default: the bundled LFW faces"),
-        Option("image-size", int, 32, "side of the square images"),
-        Option("channels", int, None, "1 or 3; default 1 for the bundled faces, 3 for --data-dir"),
+        Option("image-size", int, 32, "side of the square images", min=1, max=MAX_IMAGE_SIZE),
+        Option("channels", int, None, "1 or 3; default 1 for the bundled faces, 3 for --data-dir", choices=(1, 3)),
         Option("flip", bool, True, "also serve each bundled face mirrored"),
-        Option("repeat", int, 20, "passes over the bundled faces per epoch"),
+        Option("repeat", int, 20, "passes over the bundled faces per epoch", min=1),
     )
 
     def _channels(self, options: Mapping[str, Any]) -> int:

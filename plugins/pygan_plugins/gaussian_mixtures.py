@@ -22,7 +22,9 @@ from pygan.plugins import Dataset, DataSpec, Option
 
 
 def _options(size: int) -> tuple[Option, ...]:
-    return (Option("size", int, size, "samples per epoch"), Option("seed", int, 0, "seed of the sample draw"))
+    # torch.Generator.manual_seed takes any integer in [-2**63, 2**64 - 1].
+    return (Option("size", int, size, "samples per epoch", min=1),
+            Option("seed", int, 0, "seed of the sample draw", min=-(2**63), max=2**64 - 1))
 
 
 class GaussianMixture(Dataset):

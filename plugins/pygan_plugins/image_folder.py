@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pygan.data.image_files import ImageFiles, ImageFolderError
+from pygan.data.image_files import MAX_IMAGE_SIZE, ImageFiles, ImageFolderError
 from pygan.plugins import Dataset, DataSpec, Option
 
 
@@ -13,8 +13,8 @@ class ImageFolder(Dataset):
     description = "any folder of images (png, jpg, bmp, gif, webp, tiff), recursively"
     options = (
         Option("data-dir", str, None, "folder of images (required)"),
-        Option("image-size", int, 64, "side of the square images"),
-        Option("channels", int, 3, "1 = grayscale, 3 = RGB"),
+        Option("image-size", int, 64, "side of the square images", min=1, max=MAX_IMAGE_SIZE),
+        Option("channels", int, 3, "1 = grayscale, 3 = RGB", choices=(1, 3)),
     )
 
     def spec(self, options: Mapping[str, Any]) -> DataSpec:

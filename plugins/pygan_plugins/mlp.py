@@ -13,6 +13,9 @@ from pygan.plugins import AdamSettings, Architecture, DataSpec, GanModels, Optio
 
 MAX_FEATURES = 64 * 64 * 3
 AUTO_LATENT_MAX = 16
+MAX_LATENT = 4096
+MAX_HIDDEN = 16384  # one 16384 x 16384 layer is 1 GiB of float32 weights
+MAX_LAYERS = 64
 
 
 class Generator(nn.Module):
@@ -57,9 +60,9 @@ class MLPGAN(Architecture):
     description = "fully connected GAN (Goodfellow et al. 2014) for vectors and small images"
     options = (
         Option("latent-dim", int, 0, "size of z; 0 = auto: the data's own size up to 16 values "
-                                     "(2 for 2-D points), else 100"),
-        Option("hidden", int, 256, "units per hidden layer"),
-        Option("layers", int, 3, "hidden layers in G and in D"),
+                                     "(2 for 2-D points), else 100", min=0, max=MAX_LATENT),
+        Option("hidden", int, 256, "units per hidden layer", min=1, max=MAX_HIDDEN),
+        Option("layers", int, 3, "hidden layers in G and in D", min=1, max=MAX_LAYERS),
     )
     # The lr falls to 0 over the second half of the run: on the 2-D mixtures the late small steps
     # pull G's samples onto the modes (a 20,000-step grid25 trial with --pack 2: 42% -> 63% of the

@@ -21,6 +21,7 @@ from pygan.data.image_modes import readable, unsupported_mode
 from pygan.errors import PyganError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+MAX_IMAGE_SIZE = 4096  # the largest --image-size: one 4096 px RGB image is already 200 MB of float32
 
 
 class ImageFolderError(PyganError, RuntimeError):
@@ -81,6 +82,8 @@ class ImageFiles(torch.utils.data.Dataset):
     def __init__(self, root: str | Path, size: int, channels: int = 3) -> None:
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+        if not 1 <= size <= MAX_IMAGE_SIZE:
+            raise ValueError(f"image size must be in [1, {MAX_IMAGE_SIZE}], got {size}")
         candidates = find_images(root)
         problems = {p: reason for p in candidates if (reason := _scan_problem(p))}
         self.files = [p for p in candidates if p not in problems]
