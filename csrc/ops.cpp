@@ -2,6 +2,9 @@
 #include <Python.h>
 #include <torch/library.h>
 
+#include <string>
+#include <vector>
+
 #include "cpu/isa.h"
 
 TORCH_LIBRARY(pygan, m) {
@@ -45,6 +48,57 @@ PyObject* cpu_isa(PyObject*, PyObject*) {
   return PyUnicode_FromString(pygan::cpu::isa_name(pygan::cpu::active_isa()).c_str());
 }
 
+PyObject* isa_tuple(const std::vector<pygan::cpu::Isa>& isas) {
+  PyObject* out = PyTuple_New(static_cast<Py_ssize_t>(isas.size()));
+  for (size_t i = 0; i < isas.size(); ++i) {
+    PyTuple_SET_ITEM(out, i, PyUnicode_FromString(pygan::cpu::isa_name(isas[i]).c_str()));
+  }
+  return out;
+}
+
+PyObject* string_tuple(const std::vector<std::string>& items) {
+  PyObject* out = PyTuple_New(static_cast<Py_ssize_t>(items.size()));
+  for (size_t i = 0; i < items.size(); ++i) PyTuple_SET_ITEM(out, i, PyUnicode_FromString(items[i].c_str()));
+  return out;
+}
+
+PyObject* cpu_isa_support(PyObject*, PyObject*) {
+  namespace cpu = pygan::cpu;
+  const auto& features = cpu::cpu_features();
+  return Py_BuildValue("{s:N,s:N,s:s,s:s,s:O}", "cpu_features", string_tuple(features), "supported",
+                       isa_tuple(cpu::supported_isas(features)), "requested",
+                       cpu::isa_name(cpu::requested_isa()).c_str(), "active",
+                       cpu::isa_name(cpu::active_isa()).c_str(), "clamped",
+                       cpu::active_isa() != cpu::requested_isa() ? Py_True : Py_False);
+}
+
+// clamp_isa(requested, features): the ISA pygan runs when ATen asks for `requested` on a CPU with
+// `features` (the rule active_isa() applies to the real CPU, open to tests with any feature set).
+PyObject* clamp_isa(PyObject*, PyObject* args) {
+  const char* requested = nullptr;
+  PyObject* features = nullptr;
+  if (!PyArg_ParseTuple(args, "sO", &requested, &features)) return nullptr;
+  const auto isa = pygan::cpu::parse_isa(requested);
+  if (!isa) {
+    PyErr_Format(PyExc_ValueError, "clamp_isa: requested must be 'default', 'avx2' or 'avx512', got '%s'",
+                 requested);
+    return nullptr;
+  }
+  PyObject* seq = PySequence_Fast(features, "clamp_isa: features must be a sequence of str");
+  if (seq == nullptr) return nullptr;
+  std::vector<std::string> names;
+  for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); ++i) {
+    const char* name = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+    if (name == nullptr) {
+      Py_DECREF(seq);
+      return nullptr;
+    }
+    names.emplace_back(name);
+  }
+  Py_DECREF(seq);
+  return PyUnicode_FromString(pygan::cpu::isa_name(pygan::cpu::clamp_isa(*isa, names)).c_str());
+}
+
 PyObject* compiled_isas(PyObject*, PyObject*) {
 #if defined(PYGAN_HAVE_AVX512) && defined(PYGAN_HAVE_AVX2)
   return Py_BuildValue("(sss)", "default", "avx2", "avx512");
@@ -64,6 +118,11 @@ PyObject* compiled_with_cuda(PyObject*, PyObject*) {
 PyMethodDef methods[] = {
     {"cpu_isa", cpu_isa, METH_NOARGS, "The instruction set whose CPU kernels run here."},
     {"compiled_isas", compiled_isas, METH_NOARGS, "Instruction sets the CPU kernels were built for."},
+    {"cpu_isa_support", cpu_isa_support, METH_NOARGS,
+     "This CPU's features, the ISAs it can run, ATen's choice, the active ISA, and whether the "
+     "choice was clamped to what the CPU supports."},
+    {"clamp_isa", clamp_isa, METH_VARARGS,
+     "clamp_isa(requested, features): the ISA run for ATen's `requested` on a CPU with `features`."},
     {"compiled_with_cuda", compiled_with_cuda, METH_NOARGS, "Whether CUDA kernels are built in."},
     {nullptr, nullptr, 0, nullptr}};
 

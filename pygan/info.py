@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from typing import Any
 
@@ -19,6 +20,29 @@ def _op_path(device_type: str) -> str:
     return "reference (pure PyTorch)"
 
 
+def _isa_report(c: Any) -> dict[str, Any]:
+    """What the CPU can run and which ISA build runs; says when ATen's choice was clamped."""
+    if c is None:
+        return {"cpu_isa_active": None, "cpu_isas_compiled": [], "cpu_isas_supported": [],
+                "cpu_isa_requested": None, "cpu_isa_clamped": False, "cpu_isa_note": None}
+    support = c.cpu_isa_support()
+    note = None
+    if support["clamped"]:
+        env = os.environ.get("ATEN_CPU_CAPABILITY")
+        asked = f"ATEN_CPU_CAPABILITY={env}" if env else "ATen"
+        note = (f"clamped: {asked} asks for {support['requested']} but this CPU supports only "
+                f"{', '.join(support['supported'])}, so pygan's kernels run {support['active']}; "
+                "unset ATEN_CPU_CAPABILITY, or torch's own kernels may crash")
+    return {
+        "cpu_isa_active": support["active"],
+        "cpu_isas_compiled": list(c.compiled_isas()),
+        "cpu_isas_supported": list(support["supported"]),
+        "cpu_isa_requested": support["requested"],
+        "cpu_isa_clamped": bool(support["clamped"]),
+        "cpu_isa_note": note,
+    }
+
+
 def collect() -> dict[str, Any]:
     """A JSON-friendly report; `pygan info` prints it."""
     from pygan import __version__
@@ -31,8 +55,7 @@ def collect() -> dict[str, Any]:
         "python": platform.python_version(),
         "machine": platform.machine(),
         "extension": "loaded" if c is not None else f"unavailable ({_extension.LOAD_ERROR})",
-        "cpu_isa_active": c.cpu_isa() if c is not None else None,
-        "cpu_isas_compiled": list(c.compiled_isas()) if c is not None else [],
+        **_isa_report(c),
         "cuda_kernels_compiled": bool(c.compiled_with_cuda()) if c is not None else False,
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),

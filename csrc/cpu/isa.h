@@ -1,16 +1,32 @@
 // Which instruction-set build of the CPU kernels runs. Each cpu/*_kernel.cpp is compiled once per
-// ISA into namespace pygan::cpu::isa_<name>; the op wrappers call the best one this CPU supports.
+// ISA into namespace pygan::cpu::isa_<name>; the op wrappers call the best one this CPU can run.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace pygan::cpu {
 
 enum class Isa { kDefault, kAvx2, kAvx512 };
 
-// The best ISA that is both compiled in and supported here (honours ATEN_CPU_CAPABILITY).
+// ATen's choice (its CPU detection, or ATEN_CPU_CAPABILITY, which ATen trusts unchecked) clamped
+// to what this CPU really supports, among the builds compiled in. Decided once per process.
 Isa active_isa();
+// ATen's choice among the builds compiled in, before clamping.
+Isa requested_isa();
+
 std::string isa_name(Isa isa);
+std::optional<Isa> parse_isa(const std::string& name);  // "default", "avx2", "avx512" (any case)
+
+// The CPU features each ISA build's compiler flags let the compiler use (setup.py's ISA_FLAGS).
+const std::vector<std::string>& required_features(Isa isa);
+// Of every feature some build requires, those this CPU (and its OS) supports.
+const std::vector<std::string>& cpu_features();
+// The highest ISA at or below `requested` whose required features are all in `features`.
+Isa clamp_isa(Isa requested, const std::vector<std::string>& features);
+// The ISAs (compiled in or not) whose builds this CPU could run.
+std::vector<Isa> supported_isas(const std::vector<std::string>& features);
 
 }  // namespace pygan::cpu
 
