@@ -5,7 +5,9 @@ too, transparency composited on black). Corrupt files and images in a mode pygan
 skipped and counted, never a crash mid-epoch: files whose header does not verify, or whose mode is
 unsupported, are dropped at the scan (one warning per reason, naming how many and the first few),
 and a file that verifies but fails to decode later is replaced by the next good one and counted in
-`skipped`.
+`skipped`. An image over Pillow's decompression-bomb limit (PIL.Image.MAX_IMAGE_PIXELS) is skipped
+and counted the same way. A file that disappears after the scan is an ImageFolderError saying the
+folder changed: silently training on what is left would change the data under a running run.
 """
 
 from __future__ import annotations
@@ -41,14 +43,33 @@ def find_images(root: str | Path) -> list[Path]:
 
 
 CORRUPT = "corrupt"
+# Raised by Image.open for a file whose pixel count is over Pillow's decompression-bomb limit
+# (the warning, over MAX_IMAGE_PIXELS, is turned into an error by _open; the error is over twice it).
+TOO_LARGE = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+UNREADABLE = (OSError, UnidentifiedImageError, ValueError, *TOO_LARGE)
+GONE = (FileNotFoundError, NotADirectoryError)
+
+
+def _open(path: Path) -> Image.Image:
+    """Image.open, refusing (not just warning about) an image over the decompression-bomb limit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return Image.open(path)
+
+
+def _too_large() -> str:
+    return (f"size is over Pillow's decompression-bomb limit of {Image.MAX_IMAGE_PIXELS} pixels "
+            "(raise PIL.Image.MAX_IMAGE_PIXELS to read them)")
 
 
 def _scan_problem(path: Path) -> str | None:
-    """None if `path` looks readable from its header, else why not: CORRUPT or an unsupported mode."""
+    """None if `path` looks readable from its header, else why not: CORRUPT, too large, or an unsupported mode."""
     try:
-        with Image.open(path) as img:
+        with _open(path) as img:
             img.verify()
             return unsupported_mode(img.mode)
+    except TOO_LARGE:
+        return _too_large()
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
         return CORRUPT
 
@@ -93,7 +114,7 @@ class ImageFiles(torch.utils.data.Dataset):
             first = next(iter(problems.items()))
             raise ImageFolderError(f"none of the {len(candidates)} image files under {str(root)!r} could be read "
                                    f"(e.g. {first[0].name}: {first[1]})")
-        self.size, self.channels = size, channels
+        self.root, self.size, self.channels = Path(root), size, channels
         self.skipped_at_scan = len(problems)
         self.scan_problems = problems  # path -> why it was skipped
         self.skipped: set[int] = set()
@@ -107,9 +128,16 @@ class ImageFiles(torch.utils.data.Dataset):
             if i in self.skipped:
                 continue
             try:
-                with Image.open(self.files[i]) as img:
+                with _open(self.files[i]) as img:
                     return to_square_tensor(img, self.size, self.channels)
-            except (OSError, UnidentifiedImageError, ValueError) as exc:
+            except GONE as exc:
+                raise ImageFolderError(
+                    f"{str(self.files[i])!r} was in the data folder {str(self.root)!r} when it was scanned but is "
+                    "gone now: the folder changed during training; restore its files (or start again, which scans "
+                    "the folder afresh)"
+                ) from exc
+            except UNREADABLE as exc:
                 self.skipped.add(i)
                 warnings.warn(f"skipping unreadable image {self.files[i]}: {exc}", stacklevel=2)
-        raise ImageFolderError("every image in the folder failed to decode")
+        raise ImageFolderError(f"every image under {str(self.root)!r} failed to decode ({len(self.files)} files); "
+                               "check that they are images, or point --data-dir elsewhere")
