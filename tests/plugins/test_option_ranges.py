@@ -62,7 +62,7 @@ def test_option_bounds_in_words_and_nan_refused():
     assert Option("p", float, 0.5, min=0.0, max=1.0).valid_range() == "in [0.0, 1.0]"
     assert Option("n", int, 1, max=9).valid_range() == "<= 9"
     assert Option("free", int, 1).valid_range() == ""
-    with pytest.raises(PluginError, match="option 'p' must be in \\[0.0, 1.0\\], got nan"):
+    with pytest.raises(PluginError, match=r"option 'p' must be in \[0\.0, 1\.0\], got nan"):
         plugins.resolve_options("x", (Option("p", float, 0.5, min=0.0, max=1.0),), {"p": math.nan})
     assert plugins.resolve_options("x", (Option("k", str, None, choices=("a", "b")),), {"k": "b"}) == {"k": "b"}
 
