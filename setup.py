@@ -138,7 +138,7 @@ setup(
         "scikit-image>=0.19",  # ships the LFW faces the default `faces` data uses
         "tomli-w",
     ],
-    extras_require={"test": ["pytest>=8", "scipy", "ruff"]},
+    extras_require={"test": ["pytest>=8", "scipy", "ruff", "import-linter"]},
     entry_points={
         "console_scripts": ["pygan = pygan.cli:main"],
         # pygan's own plugins, registered exactly as a third-party distribution registers its own.
@@ -151,6 +151,16 @@ setup(
             "image-folder = pygan_plugins.image_folder:ImageFolder",
             "ring8 = pygan_plugins.gaussian_mixtures:Ring8",
             "grid25 = pygan_plugins.gaussian_mixtures:Grid25",
+        ],
+        "pygan.losses": [
+            "non-saturating = pygan_plugins.bce_losses:NonSaturating",
+            "saturating = pygan_plugins.bce_losses:Saturating",
+        ],
+        "pygan.regularisers": [
+            "r1 = pygan_plugins.r1:R1",
+        ],
+        "pygan.augmentations": [
+            "flip = pygan_plugins.flip:HorizontalFlip",
         ],
     },
     zip_safe=False,

@@ -46,7 +46,3 @@ def compiled_for(device_type: str) -> bool:
 def uses_kernel(tensor: torch.Tensor) -> bool:
     return compiled_for(tensor.device.type)
 
-
-if _C is not None:
-    # Registers the fake (meta) kernels that torch.compile and opcheck use.
-    from pygan.ops import _fake  # noqa: F401

@@ -1,40 +1,50 @@
-"""GAN losses as objects the trainer calls, on the fused ops.
+"""The loss contract (entry-point group `pygan.losses`, `pygan train --loss NAME`): D's and G's
+objectives from D's outputs.
 
-Both variants train D on -log D(x) - log(1 - D(G(z))) (the minimax value, negated). They differ
-in G's loss: the saturating log(1 - D(G(z))) of the minimax game, whose gradient vanishes while
-D confidently rejects the fakes, and the non-saturating -log D(G(z)) that fixes it.
+    [project.entry-points."pygan.losses"]
+    myloss = "pygan_myloss:MyLoss"
+
+D's outputs are raw scores (logits), one per sample. A loss returns its objective with the mean D
+outputs it logs (metrics.jsonl `d_real`, `d_fake`): probabilities D(x) = sigmoid(logit) for the
+losses of the 2014 paper, mean raw scores for losses that have no probability reading (hinge,
+Wasserstein), as `probabilities` says. Relativistic losses compare each fake with a real sample,
+so G's objective may read D's outputs on reals too (`generator_needs_real`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
-from pygan.ops import discriminator_loss, generator_loss
 from pygan.ops.reference import DiscriminatorLossResult, GeneratorLossResult
+from pygan.plugins import Option
+
+__all__ = ["DiscriminatorLossResult", "GeneratorLossResult", "Loss"]
 
 
-@dataclass(frozen=True)
-class GanLoss:
-    name: str
-    saturating: bool
+class Loss(ABC):
+    """A GAN objective. Both methods get options already resolved (defaults filled, `_` for `-`)."""
 
-    def discriminator(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, *,
-                      real_label: float = 1.0) -> DiscriminatorLossResult:
-        return discriminator_loss(real_logits, fake_logits, real_label=real_label)
+    description: str = ""
+    options: tuple[Option, ...] = ()
+    probabilities: bool = True        # d_real / d_fake are mean probabilities in [0, 1] (else mean scores)
+    generator_needs_real: bool = False  # G's objective reads D(x) (relativistic losses)
 
-    def generator(self, fake_logits: torch.Tensor) -> GeneratorLossResult:
-        return generator_loss(fake_logits, saturating=self.saturating)
+    @abstractmethod
+    def discriminator(self, real: torch.Tensor, fake: torch.Tensor,
+                      options: Mapping[str, Any]) -> DiscriminatorLossResult:
+        """D's objective (minimised) from D's outputs on real and (detached) generated samples."""
 
+    @abstractmethod
+    def generator(self, fake: torch.Tensor, real: torch.Tensor | None,
+                  options: Mapping[str, Any]) -> GeneratorLossResult:
+        """G's objective (minimised) from D's outputs on generated samples (and on reals when
+        `generator_needs_real`, else None)."""
 
-LOSSES = {
-    "non-saturating": GanLoss("non-saturating", saturating=False),
-    "saturating": GanLoss("saturating", saturating=True),
-}
-
-
-def get_loss(name: str) -> GanLoss:
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
-    return LOSSES[name]
+    def minimax_value(self, options: Mapping[str, Any]) -> bool:
+        """True when D's loss in mean form is the negated value V(D, G) of the 2014 minimax game
+        (then log 2 - loss_D / 2 is a lower bound on the Jensen-Shannon divergence)."""
+        return False

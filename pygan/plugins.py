@@ -1,7 +1,10 @@
-"""Plugins: architectures and datasets found through Python entry points.
+"""Plugins: architectures, datasets, losses, regularisers and augmentations found through Python
+entry points.
 
-A distribution registers plugins under two entry-point groups; the entry-point name is the name
-users type:
+A distribution registers plugins under five entry-point groups (`pygan.losses`,
+`pygan.regularisers` and `pygan.augmentations` beside the two below; their contracts live in
+pygan/losses.py, pygan/regularisers.py and pygan/augmentations.py); the entry-point name is the
+name users type:
 
     [project.entry-points."pygan.architectures"]
     myarch = "pygan_myarch:MyArch"          # pygan train --arch myarch
@@ -33,7 +36,15 @@ from pygan.errors import PyganError
 
 ARCHITECTURES = "pygan.architectures"
 DATASETS = "pygan.datasets"
-GROUPS = {ARCHITECTURES: "architecture", DATASETS: "dataset"}
+LOSSES = "pygan.losses"
+REGULARISERS = "pygan.regularisers"
+AUGMENTATIONS = "pygan.augmentations"
+GROUPS = {ARCHITECTURES: "architecture", DATASETS: "dataset", LOSSES: "loss", REGULARISERS: "regulariser",
+          AUGMENTATIONS: "augmentation"}
+# The contract class a plugin of each group subclasses, for the message when it breaks the contract.
+CONTRACTS = {ARCHITECTURES: "pygan.plugins.Architecture", DATASETS: "pygan.plugins.Dataset",
+             LOSSES: "pygan.losses.Loss", REGULARISERS: "pygan.regularisers.Regulariser",
+             AUGMENTATIONS: "pygan.augmentations.Augmentation"}
 
 
 class PluginError(PyganError, RuntimeError):
@@ -207,6 +218,9 @@ class Dataset(ABC):
 _REQUIRED = {
     ARCHITECTURES: ("accepts", "latent_shape", "build", "sample_latent", "options", "optimizer"),
     DATASETS: ("spec", "load", "options"),
+    LOSSES: ("discriminator", "generator", "options", "probabilities", "generator_needs_real", "minimax_value"),
+    REGULARISERS: ("penalty", "target", "default_weight", "default_every"),
+    AUGMENTATIONS: ("apply", "adjust", "initial_strength", "options"),
 }
 
 
@@ -272,10 +286,9 @@ def _load(group: str, name: str) -> Any:
         raise PluginError(f"{info.kind} plugin '{name}' ({info.target}) could not be created: {exc}") from exc
     missing = [m for m in _REQUIRED[group] if not hasattr(instance, m)]
     if missing:
-        base = "pygan.plugins.Architecture" if group == ARCHITECTURES else "pygan.plugins.Dataset"
         raise PluginError(
             f"{info.kind} plugin '{name}' ({info.target}) breaks the contract: it lacks "
-            f"{', '.join(missing)} (subclass {base})"
+            f"{', '.join(missing)} (subclass {CONTRACTS[group]})"
         )
     return instance
 
@@ -296,6 +309,21 @@ def get_architecture(name: str) -> Architecture:
 
 def get_dataset(name: str) -> Dataset:
     return get(DATASETS, name)
+
+
+def get_loss(name: str) -> Any:
+    """The loss plugin `name` (a pygan.losses.Loss)."""
+    return get(LOSSES, name)
+
+
+def get_regulariser(name: str) -> Any:
+    """The regulariser plugin `name` (a pygan.regularisers.Regulariser)."""
+    return get(REGULARISERS, name)
+
+
+def get_augmentation(name: str) -> Any:
+    """The augmentation plugin `name` (a pygan.augmentations.Augmentation)."""
+    return get(AUGMENTATIONS, name)
 
 
 @dataclass

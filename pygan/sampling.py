@@ -23,6 +23,8 @@ class LoadedGenerator:
     spec: DataSpec
     step: int
     used_ema: bool
+    data_plugin: str = ""  # the run's dataset plugin and its resolved options
+    data_options: dict | None = None
 
     def latent(self, n: int, seed: int) -> torch.Tensor:
         return self.arch.sample_latent(n, self.spec, self.model_options, generator=torch.Generator().manual_seed(seed))
@@ -47,7 +49,8 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
     else:
         weights = state["generator"]
     load_weights(generator, weights, "EMA generator" if use_ema else "generator", path)
-    return LoadedGenerator(generator.to(device), arch, options, spec, state["step"], use_ema)
+    return LoadedGenerator(generator.to(device), arch, options, spec, state["step"], use_ema,
+                           config.data.plugin, dict(config.data.options))
 
 
 def data_spec(raw: Any, path: str | Path) -> DataSpec:

@@ -41,7 +41,7 @@ def test_help(command):
     (["--device", "tpu"], "--device must be auto, cpu, cuda or cuda:N"),
     (["--precision", "half"], "--precision must be one of auto, fp32, bf16, fp16"),
     (["--precision", "fp16", "--device", "cpu"], "--precision fp16 needs a CUDA device"),
-    (["--resume", "/no/such/run"], "not found"),
+    (["--resume", "/no/such/run"], "no such file or folder"),
     (["--config", "/no/such.toml"], "does not exist"),
     (["--seed", str(2**64)], "--seed must be an integer in [0, 4294967295]"),
     (["--seed", str(2**63 - 1)], "--seed must be an integer in [0, 4294967295] (2**32 - 1, leaving room"),

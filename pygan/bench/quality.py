@@ -14,10 +14,10 @@ from typing import Any
 import torch
 
 from pygan import plugins
+from pygan.generate import generate
 from pygan.metrics.mixture import PROTOCOL_SAMPLES, mode_coverage
 from pygan.sampling import load_generator
 from pygan.training import Config, Trainer
-from pygan.training.trainer import generate
 
 # PacGAN (Lin et al., 2018), Table 1: modes covered / high-quality samples, same protocol.
 PUBLISHED = {

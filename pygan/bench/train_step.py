@@ -2,10 +2,10 @@
 user can pick, against the same model in plain eager PyTorch (the pytorch/examples DCGAN:
 nn.LeakyReLU, nn.BatchNorm2d, BCEWithLogitsLoss, float32, contiguous tensors).
 
-Every variant runs the trainer's step (D on real and detached fakes, then G through the updated
-D) with the trainer's own building blocks: the dcgan plugin's models, the fused losses, the
-precision resolved as `pygan train --precision` resolves it, channels-last as the trainer applies
-it, torch.compile as `--compile` applies it. Timings are interleaved medians after warm-up; the
+Every pygan variant runs `GanStep`, the trainer's own step object, built from the RunSpec that
+`pygan train --arch dcgan --plugin faces --option channels=3` with the variant's --precision,
+--channels-last and --compile resolves to: the bench times exactly the step a run trains with.
+Timings are interleaved medians after warm-up; the
 first call of a compiled variant is reported as its compile time, not timed with the rest.
 """
 
@@ -22,10 +22,10 @@ import torch
 from torch import nn
 
 from pygan import plugins
-from pygan.losses import get_loss
 from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU
-from pygan.training import optim
-from pygan.training import precision as prec
+from pygan.training.config import Config
+from pygan.training.run_spec import RunSpec, resolve
+from pygan.training.step import GanStep
 
 
 @dataclass(frozen=True)
@@ -68,57 +68,54 @@ def plain_copy(net: nn.Module) -> nn.Module:
     return plain
 
 
-def _losses(pygan: bool) -> tuple[Callable, Callable]:
-    if pygan:
-        loss = get_loss("non-saturating")
-        return (lambda r, f: loss.discriminator(r, f).loss), (lambda f: loss.generator(f).loss)
-    bce = nn.BCEWithLogitsLoss()
-    return ((lambda r, f: bce(r, torch.ones_like(r)) + bce(f, torch.zeros_like(f))),
-            (lambda f: bce(f, torch.ones_like(f))))
-
-
-def _step_fn(variant: Variant, device: torch.device, size: int, batch: int) -> tuple[Callable[[], None], str]:
+def _plain_step(device: torch.device, size: int, batch: int) -> Callable[[], None]:
+    """The pytorch/examples DCGAN step: plain layers, BCEWithLogitsLoss, stock Adam, contiguous tensors."""
     arch = plugins.get_architecture("dcgan")
     spec = plugins.DataSpec((3, size, size))
     options = plugins.resolve_options("dcgan", arch.options, {})
     torch.manual_seed(0)
     models = arch.build(spec, options)
-    g, d = models.generator, models.discriminator
-    if not variant.pygan:
-        g, d = plain_copy(g), plain_copy(d)
-    g, d = g.to(device), d.to(device)
-    memory_format = torch.channels_last if variant.channels_last else torch.contiguous_format
-    g.to(memory_format=memory_format)
-    d.to(memory_format=memory_format)
-    precision = prec.resolve(variant.precision, device, image_model=True)
-    g_net, d_net = (torch.compile(g), torch.compile(d)) if variant.compile else (g, d)
-    d_loss, g_loss = _losses(variant.pygan)
-    if variant.pygan:  # the trainer's optimiser
-        opt_g, opt_d = (optim.adam(m.parameters(), 2e-4, (0.5, 0.999), device) for m in (g, d))
-    else:  # pytorch/examples' optimiser
-        opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (g, d))
-    real = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=memory_format)
+    g, d = plain_copy(models.generator).to(device), plain_copy(models.discriminator).to(device)
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (g, d))
+    bce = nn.BCEWithLogitsLoss()
+    real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
     latent = int(options["latent_dim"])
 
     def step() -> None:
-        with precision.autocast(device.type):
-            fake = g_net(torch.randn(batch, latent, device=device))
-            loss = d_loss(d_net(real), d_net(fake.detach()))
+        fake = g(torch.randn(batch, latent, device=device))
+        real_out, fake_out = d(real), d(fake.detach())
+        loss = bce(real_out, torch.ones_like(real_out)) + bce(fake_out, torch.zeros_like(fake_out))
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
         opt_d.step()
-        if variant.pygan:  # as the trainer: D is frozen while G learns through it
-            with precision.autocast(device.type), optim.frozen(d):
-                loss = g_loss(d_net(fake))
-                opt_g.zero_grad(set_to_none=True)
-                loss.backward()
-        else:
-            loss = g_loss(d_net(fake))
-            opt_g.zero_grad(set_to_none=True)
-            loss.backward()
+        out = d(fake)
+        loss = bce(out, torch.ones_like(out))
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
         opt_g.step()
 
-    return step, precision.name
+    return step
+
+
+def run_spec(variant: Variant, device: torch.device, size: int, batch: int, **train: Any) -> RunSpec:
+    """The run `pygan train --arch dcgan --plugin faces --option channels=3` would resolve for this variant."""
+    config = Config()
+    config.data.plugin, config.data.options = "faces", {"channels": 3, "image-size": size}
+    config.model.arch = "dcgan"
+    config.train.batch_size, config.train.device = batch, device.type
+    config.train.precision, config.train.channels_last, config.train.compile = (variant.precision,
+                                                                                variant.channels_last, variant.compile)
+    for key, value in train.items():
+        setattr(config.train, key, value)
+    return resolve(config)
+
+
+def _step_fn(variant: Variant, device: torch.device, size: int, batch: int) -> tuple[Callable[[], None], str]:
+    if not variant.pygan:
+        return _plain_step(device, size, batch), "fp32"
+    gan = GanStep(run_spec(variant, device, size, batch), device=device)  # the trainer's own step
+    real = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=gan.memory_format)
+    return (lambda: gan.train_step(real)), gan.precision.name
 
 
 def _timed(fn: Callable[[], None], device: torch.device, steps: int) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -20,9 +21,7 @@ def evaluate(
 ) -> None:
     """Measure a trained generator against its dataset."""
     with exit_on_user_error():
-        from pygan.metrics.evaluate import evaluate as run_evaluation
-
-        report = run_evaluation(run, samples=samples, seed=seed, features=features)
+        report = evaluate_run(run, samples=samples, seed=seed, features=features)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -32,3 +31,13 @@ def evaluate(
                 typer.echo(f"{k}: {v}")
         else:
             typer.echo(f"{key}: {value}")
+
+
+def evaluate_run(run: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """The evaluation of the generator a run directory (or checkpoint) holds, against its own data."""
+    from pygan.metrics.evaluate import evaluate
+    from pygan.sampling import load_generator
+
+    loaded = load_generator(run)
+    report = evaluate(loaded.generator, loaded.latent, loaded.data_plugin, loaded.data_options or {}, **kwargs)
+    return {"run": str(run), "step": loaded.step, **report, "ema": loaded.used_ema}

@@ -54,9 +54,9 @@ def sample(
     """Generate samples from a trained generator."""
     import torch
 
+    from pygan.generate import generate
     from pygan.sampling import latent_walks, load_generator
     from pygan.training import artifacts
-    from pygan.training.trainer import generate
 
     with exit_on_user_error():
         _check_device(device)

@@ -39,7 +39,15 @@ def train(
     batch_size: int = typer.Option(None, "--batch-size", help="Examples D judges per step (default 64); with "
                                    "--pack m, m x as many samples."),
     d_steps: int = typer.Option(None, "--d-steps", help="Discriminator steps per generator step (default 1)."),
-    loss: str = typer.Option(None, "--loss", help="non-saturating (default) or saturating."),
+    loss: str = typer.Option(None, "--loss", help="Loss plugin: non-saturating (default), saturating, or any "
+                             "installed (`pygan plugins list`)."),
+    loss_option: list[str] = typer.Option(None, "--loss-option", help="Loss option KEY=VALUE (repeatable)."),
+    reg: list[str] = typer.Option(None, "--reg", help="Regulariser NAME[:weight[:every]], e.g. r1:10:16 "
+                                  "(repeatable; every k-th D step, scaled by k)."),
+    augment: str = typer.Option(None, "--augment", help="Augmentation plugin applied to every batch D sees, "
+                                "e.g. flip."),
+    augment_option: list[str] = typer.Option(None, "--augment-option", help="Augmentation option KEY=VALUE "
+                                             "(repeatable)."),
     real_label: float = typer.Option(None, "--real-label", help="Real target; 0.9 = one-sided label smoothing."),
     lr: float = typer.Option(None, "--lr", help="Adam learning rate (default: the architecture's)."),
     lr_decay: float = typer.Option(None, "--lr-decay", help="Let the lr fall linearly to 0 over this share of "
@@ -61,6 +69,8 @@ def train(
     eval_every: int = typer.Option(None, "--eval-every", help="Run `pygan evaluate` every N epochs into "
                                    "metrics.jsonl (default never)."),
     out: str = typer.Option(None, "--out", help="Run directory (default runs/<arch>-<plugin>-<time>)."),
+    resume_older: bool = typer.Option(False, "--resume-older", help="Allow --resume from an epoch checkpoint "
+                                      "older than latest.pt (it replaces latest.pt; later metrics rows are dropped)."),
     resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
     checkpoint_every: int = typer.Option(None, "--checkpoint-every", help="Also checkpoint every N steps."),
     log_every: int = typer.Option(None, "--log-every", help="Steps per metrics row (default 10)."),
@@ -77,8 +87,8 @@ def train(
             _relaunch_with_torchrun(nproc)
         from pygan.training import Trainer
         from pygan.training import config as cfg
-        from pygan.training.progress import JsonReporter, RichReporter, format_row
-        from pygan.training.trainer import Interrupted, NonFiniteLoss, SilentReporter
+        from pygan.training.progress import JsonReporter, RichReporter, SilentReporter, format_row
+        from pygan.training.trainer import Interrupted, NonFiniteLoss
 
     data_options: dict[str, Any] = _key_values(option, "--option")
     if data_dir is not None:
@@ -88,7 +98,9 @@ def train(
     train_values = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, d_steps=d_steps, loss=loss,
                         real_label=real_label, lr=lr, lr_decay=lr_decay, seed=seed, device=device, ema=ema,
                         precision=precision, channels_last=channels_last, compile=compile_models, sync_bn=sync_bn,
-                        pack=pack, eval_every=eval_every)
+                        pack=pack, eval_every=eval_every, regularisers=reg or None, augment=augment,
+                        loss_options=_key_values(loss_option, "--loss-option") or None,
+                        augment_options=_key_values(augment_option, "--augment-option") or None)
     output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     reporter = (JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()) if main_rank \
@@ -104,7 +116,8 @@ def train(
                 raise cfg.ConfigError(f"{', '.join(clash)} cannot be given with --resume: the run keeps its own")
             overrides = {("train", k): v for k, v in train_values.items()}
             overrides |= {("output", k): v for k, v in output_values.items()}
-            trainer = Trainer(cfg.Config(), reporter=reporter, resume_from=resume, overrides=overrides)
+            trainer = Trainer(cfg.Config(), reporter=reporter, resume_from=resume, overrides=overrides,
+                              allow_older=resume_older)
         else:
             config_obj = cfg.load(config) if config else cfg.Config()
             cfg.apply_overrides(config_obj, "data", {"plugin": plugin, "options": data_options or None})
@@ -114,7 +127,8 @@ def train(
             cfg.apply_overrides(config_obj, "output", output_values)
             trainer = Trainer(config_obj, reporter=reporter)
     try:
-        summary = trainer.fit()
+        with exit_on_user_error():
+            summary = trainer.fit()
     except Interrupted as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(130) from None

@@ -1,24 +1,26 @@
-"""Evaluates a trained generator against its dataset: mode coverage for the 2-D mixtures,
-Frechet distance and KID on features for everything else (the report names the features)."""
+"""Evaluates a generator against its dataset: mode coverage for the 2-D mixtures, Frechet
+distance and KID on features for everything else (the report names the features).
+
+`evaluate` takes objects (a generator, its latent sampler, the dataset plugin and its data), so
+the trainer scores the generator it holds; `pygan evaluate` loads them from a run directory."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from pygan import plugins
+from pygan.generate import generate
+from pygan.metrics.features import EvaluationError, load_feature_network
 from pygan.metrics.frechet import frechet_distance, kernel_inception_distance
 from pygan.metrics.mixture import PROTOCOL_SAMPLES, mode_coverage
-from pygan.sampling import load_generator
-from pygan.training import checkpoint
-from pygan.training.config import from_dict
-from pygan.training.trainer import generate
 
+__all__ = ["EvaluationError", "evaluate"]
 
-class EvaluationError(RuntimeError):
-    pass
+LatentSampler = Callable[[int, int], torch.Tensor]  # (n, seed) -> n draws of z
 
 
 def _features(name: str):
@@ -29,7 +31,7 @@ def _features(name: str):
     path = Path(name)
     if not path.is_file():
         raise EvaluationError(f"--features {name!r}: neither 'pixels' nor an existing TorchScript file")
-    net = torch.jit.load(str(path), map_location="cpu").eval()
+    net = load_feature_network(path)
 
     def extract(x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -37,24 +39,23 @@ def _features(name: str):
     return f"TorchScript features from {path.name}", extract
 
 
-def evaluate(run: str | Path, *, samples: int = PROTOCOL_SAMPLES, seed: int = 0, features: str = "pixels",
-             batch: int = 250, data: torch.utils.data.Dataset | None = None) -> dict[str, Any]:
-    """`data`: the run's dataset when the caller already holds it (the trainer does); else it is loaded."""
-    state = checkpoint.load(run)
-    config = from_dict(state["config"], "checkpoint")
-    data_plugin = plugins.get_dataset(config.data.plugin)
-    options = plugins.resolve_options(config.data.plugin, data_plugin.options, config.data.options)
-    loaded = load_generator(run, state=state)
-    z = loaded.latent(samples, seed)
-    fake = torch.cat([generate(loaded.generator, z[i:i + batch]) for i in range(0, samples, batch)])
-    report: dict[str, Any] = {"run": str(run), "step": loaded.step, "dataset": config.data.plugin,
-                              "samples": samples, "ema": loaded.used_ema}
+def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name: str,
+             data_options: Mapping[str, Any], *, data: torch.utils.data.Dataset | None = None,
+             samples: int = PROTOCOL_SAMPLES, seed: int = 0, features: str = "pixels",
+             batch: int = 250) -> dict[str, Any]:
+    """Scores `generator` against the dataset plugin's data (`data` when the caller holds it already)."""
+    data_plugin = plugins.get_dataset(data_plugin_name)
+    device = next(generator.parameters()).device
+    z = latent(samples, seed)
+    fake = torch.cat([generate(generator, z[i:i + batch].to(device)).float().cpu()
+                      for i in range(0, samples, batch)])
+    report: dict[str, Any] = {"dataset": data_plugin_name, "samples": samples}
     if hasattr(data_plugin, "modes") and hasattr(data_plugin, "std"):
         report["mode_coverage"] = mode_coverage(fake, data_plugin.modes(), data_plugin.std).to_dict()
         return report
     description, extract = _features(features)
     if data is None:
-        data = data_plugin.load(options)
+        data = data_plugin.load(plugins.resolve_options(data_plugin_name, data_plugin.options, data_options))
     count = min(samples, len(data))
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
     real = torch.stack([data[int(i)] for i in order])

@@ -1,5 +1,7 @@
 """pygan's fused ops: the public Python face of the pygan._C kernels."""
 
+from pygan import _extension
+
 from pygan.ops.batch_norm_leaky_relu import BatchNormLeakyReLU, batch_norm_leaky_relu
 from pygan.ops.gan_loss import discriminator_loss, generator_loss
 from pygan.ops.leaky_relu import FusedLeakyReLU, fused_leaky_relu, fused_leaky_relu_
@@ -16,3 +18,7 @@ __all__ = [
     "fused_leaky_relu_",
     "generator_loss",
 ]
+
+if _extension._C is not None:
+    # Registers the fake (meta) kernels that torch.compile and opcheck use.
+    from pygan.ops import _fake  # noqa: F401

@@ -75,8 +75,10 @@ def save_scatter(points: torch.Tensor, path: str | Path, real: torch.Tensor | No
     _figure_png(fig, Path(path))
 
 
-def save_training_plot(rows: Sequence[dict], path: str | Path) -> None:
-    """Losses and mean D outputs against steps, from metrics.jsonl rows (evaluation rows skipped)."""
+def save_training_plot(rows: Sequence[dict], path: str | Path, probabilities: bool = True) -> None:
+    """Losses and mean D outputs against steps, from metrics.jsonl rows (evaluation rows skipped);
+    with the JSD lower bound and the augmentation strength where the rows log them. `probabilities`:
+    D's outputs are probabilities (BCE losses), else raw scores (no 0..1 axis)."""
     rows = [r for r in rows if "loss_d" in r]
     if not rows:
         return
@@ -93,9 +95,13 @@ def save_training_plot(rows: Sequence[dict], path: str | Path) -> None:
     top.legend()
     bottom.plot(steps, [r["d_real"] for r in rows], label="D(x)")
     bottom.plot(steps, [r["d_fake"] for r in rows], label="D(G(z))")
-    bottom.axhline(0.5, color="#999999", linewidth=0.8, linestyle="--")
-    bottom.set_ylim(0, 1)
-    bottom.set_ylabel("mean D output")
+    for key, label in (("jsd_lower_bound", "JSD lower bound"), ("augment_p", "augmentation p")):
+        if all(key in r for r in rows):
+            bottom.plot(steps, [r[key] for r in rows], label=label, linestyle=":")
+    if probabilities:
+        bottom.axhline(0.5, color="#999999", linewidth=0.8, linestyle="--")
+        bottom.set_ylim(0, 1)
+    bottom.set_ylabel("mean D output" if probabilities else "mean D score")
     bottom.set_xlabel("step")
     bottom.legend()
     _figure_png(fig, Path(path))

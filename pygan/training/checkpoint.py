@@ -11,9 +11,10 @@ import torch
 from pygan.atomic import atomic_output
 from pygan.atomic import write_bytes_atomic as write_bytes_atomic  # kept for callers of the old name
 from pygan.errors import PyganError
+from pygan.training.checkpoint_migrations import CURRENT, MIGRATIONS, migrate
 
 FORMAT = "pygan-checkpoint"
-VERSION = 1
+VERSION = CURRENT
 
 
 class CheckpointError(PyganError, RuntimeError):
@@ -48,7 +49,7 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a torch file but not a pygan checkpoint")
-    if state.get("version") != VERSION:
+    if state.get("version") != VERSION and state.get("version") not in MIGRATIONS:
         raise CheckpointError(f"{path} is a pygan checkpoint of version {state.get('version')}; "
-                              f"this pygan reads version {VERSION}")
-    return state
+                              f"this pygan reads versions {min(MIGRATIONS)} to {VERSION} (a newer pygan wrote it?)")
+    return migrate(state)

@@ -52,8 +52,12 @@ class TrainConfig:
     max_steps: int = 0  # 0 = no limit; otherwise stop after this many discriminator steps in total
     batch_size: int = 64  # discriminator examples per step: with --pack m, m * batch_size samples
     d_steps: int = 1  # discriminator steps (each on a fresh real batch) per generator step
-    loss: str = "non-saturating"
-    real_label: float = 1.0  # < 1: one-sided label smoothing
+    loss: str = "non-saturating"  # a loss plugin (pygan.losses group)
+    loss_options: dict[str, Any] = field(default_factory=dict)  # the loss plugin's own options
+    real_label: float | None = None  # shortcut for the BCE losses' real-label option (< 1: label smoothing)
+    regularisers: list[str] = field(default_factory=list)  # "NAME[:weight[:every]]" (pygan.regularisers group)
+    augment: str = ""  # an augmentation plugin (pygan.augmentations group); "" = none
+    augment_options: dict[str, Any] = field(default_factory=dict)  # the augmentation plugin's own options
     lr: float | None = None  # None = the architecture's default
     beta1: float | None = None  # None = the architecture's default
     beta2: float | None = None
@@ -97,7 +101,8 @@ class Config:
             (t.batch_size >= 1, f"--batch-size must be >= 1, got {t.batch_size}"),
             (t.d_steps >= 1, f"--d-steps must be >= 1, got {t.d_steps}"),
             (_known_loss(t.loss), f"--loss must be one of {', '.join(_loss_names())}, got {t.loss!r}"),
-            (0.0 <= t.real_label <= 1.0, f"--real-label must lie in [0, 1], got {t.real_label}"),
+            (t.real_label is None or 0.0 <= t.real_label <= 1.0,
+             f"--real-label must lie in [0, 1], got {t.real_label}"),
             (t.lr is None or (math.isfinite(t.lr) and t.lr > 0.0),
              f"--lr must be a finite number > 0 (leave it out for the architecture's default), got {t.lr}"),
             (t.beta1 is None or 0.0 <= t.beta1 < 1.0,

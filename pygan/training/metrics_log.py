@@ -24,8 +24,9 @@ class MetricsLog:
                         break  # a line cut by a crash: drop it and what follows
 
     def truncate_after(self, step: int) -> None:
-        """Forget rows past `step` (written after the checkpoint a resumed run restarts from)."""
-        kept = [r for r in self.rows if r.get("step", 0) <= step]
+        """Forget rows past `step` (written after the checkpoint a resumed run restarts from), and the
+        partial row a stopped run ends with: the resumed run completes that interval's row."""
+        kept = [r for r in self.rows if r.get("step", 0) <= step and not r.get("partial")]
         if self.path is not None and (len(kept) != len(self.rows) or self.path.exists()):
             self.rows = kept
             write_text_atomic("".join(json.dumps(r) + "\n" for r in kept), self.path)

@@ -72,3 +72,25 @@ class JsonReporter:
 
     def stop(self) -> None:
         pass
+
+
+class SilentReporter:
+    """Reports nothing (--quiet, ranks other than 0, notebooks)."""
+
+    def start(self, trainer) -> None:
+        pass
+
+    def epoch_start(self, epoch, batches, done) -> None:
+        pass
+
+    def step(self, step, row) -> None:
+        pass
+
+    def epoch_end(self, epoch) -> None:
+        pass
+
+    def message(self, text) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass

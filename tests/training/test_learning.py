@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from pygan import plugins
+from pygan.generate import generate
 from pygan.training import Config, Trainer
-from pygan.training.trainer import generate
 
 
 @pytest.mark.slow
