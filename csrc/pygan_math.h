@@ -153,28 +153,32 @@ PYGAN_HD T leaky_relu_grad_from_output(T out, T slope, T gain) {
 // ---- BatchNorm (training-mode apply) + LeakyReLU ----
 //
 // Per channel, with the batch statistics mean and invstd = 1 / sqrt(var + eps):
-//   z = (x - mean) * invstd * weight + bias = x * scale + shift,   y = leaky_relu(z).
+//   z = (x - mean) * scale + bias,   scale = weight * invstd,   y = leaky_relu(z).
+// Subtracting the mean first makes a zero-variance channel (every x == mean, exactly: the
+// statistics passes give such a channel its exact mean) normalise to exactly 0, so z == bias for
+// every value and the activation's gradient is the same across the channel: at z == 0 it is
+// negative_slope (0 for ReLU), as in torch's leaky_relu. The folded form x * scale + shift
+// leaves rounding noise around bias whose sign picks the gradient value by value.
 
 template <typename T>
-struct ScaleShift {
-  T scale, shift;
-};
-
-template <typename T>
-PYGAN_HD ScaleShift<T> bn_scale_shift(T mean, T invstd, T weight, T bias) {
-  const T scale = weight * invstd;
-  return {scale, bias - mean * scale};
+PYGAN_HD T bn_scale(T invstd, T weight) {
+  return weight * invstd;
 }
 
 template <typename T>
-PYGAN_HD T bn_leaky_relu(T x, T scale, T shift, T slope) {
-  return leaky_relu(x * scale + shift, slope, T(1));
+PYGAN_HD T bn_pre_activation(T x, T mean, T scale, T bias) {
+  return (x - mean) * scale + bias;
+}
+
+template <typename T>
+PYGAN_HD T bn_leaky_relu(T x, T mean, T scale, T bias, T slope) {
+  return leaky_relu(bn_pre_activation(x, mean, scale, bias), slope, T(1));
 }
 
 // d y / d z times grad_y, from the recomputed pre-activation (any slope sign works).
 template <typename T>
-PYGAN_HD T bn_leaky_relu_dz(T grad_y, T x, T scale, T shift, T slope) {
-  return grad_y * select_pos(x * scale + shift, T(1), slope);
+PYGAN_HD T bn_leaky_relu_dz(T grad_y, T x, T mean, T scale, T bias, T slope) {
+  return grad_y * select_pos(bn_pre_activation(x, mean, scale, bias), T(1), slope);
 }
 
 // With S1 = sum(dz) and S2 = sum(dz * (x - mean)) over the channel's M values, the input

@@ -67,14 +67,14 @@ struct GradSums {
 // The backward's sums over channel c (channels-first layout).
 template <typename scalar_t, typename opmath_t>
 GradSums channel_grad_sums(const scalar_t* dy, const scalar_t* x, const ChannelLayout& l, int64_t c,
-                           opmath_t scale, opmath_t shift, opmath_t mean, opmath_t slope) {
+                           opmath_t mean, opmath_t scale, opmath_t bias, opmath_t slope) {
   Accumulator<opmath_t> dz_sum, dz_xc_sum;
   for_channel_values(
       l, c,
       [&](int64_t offset, int64_t begin, int64_t end) {
         visit_binary(dy + offset, x + offset, begin, end, [&](auto g, auto v) {
           using T = decltype(g);
-          const T dz = math::bn_leaky_relu_dz(g, v, T(scale), T(shift), T(slope));
+          const T dz = math::bn_leaky_relu_dz(g, v, T(mean), T(scale), T(bias), T(slope));
           dz_sum.add(dz);
           dz_xc_sum.add(dz * (v - T(mean)));
         });
@@ -107,22 +107,21 @@ void map_row(const scalar_t* in, scalar_t* out, int64_t C, const F& f) {
   for (; c < C; ++c) out[c] = static_cast<scalar_t>(f(static_cast<opmath_t>(in[c]), c));
 }
 
-// Per-channel scale, shift and mean in the math type (vectors load from them at channel c).
+// Per-channel mean, scale and bias in the math type (vectors load from them at channel c).
 template <typename opmath_t>
 struct ChannelArrays {
-  std::vector<opmath_t> scale, shift, mean;
-  explicit ChannelArrays(int64_t C) : scale(C), shift(C), mean(C) {}
+  std::vector<opmath_t> mean, scale, bias;
+  explicit ChannelArrays(int64_t C) : mean(C), scale(C), bias(C) {}
 };
 
 template <typename opmath_t>
-ChannelArrays<opmath_t> scale_shift(const double* mean, const double* invstd, const opmath_t* weight,
-                                    const opmath_t* bias, int64_t C) {
+ChannelArrays<opmath_t> channel_arrays(const double* mean, const double* invstd, const opmath_t* weight,
+                                       const opmath_t* bias, int64_t C) {
   ChannelArrays<opmath_t> a(C);
   for (int64_t c = 0; c < C; ++c) {
-    const auto ss = math::bn_scale_shift<double>(mean[c], invstd[c], weight[c], bias[c]);
-    a.scale[c] = static_cast<opmath_t>(ss.scale);
-    a.shift[c] = static_cast<opmath_t>(ss.shift);
     a.mean[c] = static_cast<opmath_t>(mean[c]);
+    a.scale[c] = static_cast<opmath_t>(math::bn_scale<double>(invstd[c], weight[c]));
+    a.bias[c] = bias[c];
   }
   return a;
 }
@@ -269,9 +268,10 @@ void apply(const scalar_t* x, const ChannelLayout& l, const ChannelArrays<at::op
         map_row(x + r * C, y + r * C, C, [&](auto v, int64_t c) {
           using T = decltype(v);
           if constexpr (std::is_arithmetic_v<T>) {
-            return math::bn_leaky_relu(v, p.scale[c], p.shift[c], slope);
+            return math::bn_leaky_relu(v, p.mean[c], p.scale[c], p.bias[c], slope);
           } else {
-            return math::bn_leaky_relu(v, at_channel<V>(p.scale, c), at_channel<V>(p.shift, c), V(slope));
+            return math::bn_leaky_relu(v, at_channel<V>(p.mean, c), at_channel<V>(p.scale, c),
+                                       at_channel<V>(p.bias, c), V(slope));
           }
         });
       }
@@ -283,10 +283,10 @@ void apply(const scalar_t* x, const ChannelLayout& l, const ChannelArrays<at::op
   at::parallel_for(0, l.outer * C, grain, [&](int64_t p0, int64_t p1) {
     for (int64_t plane = p0; plane < p1; ++plane) {
       const int64_t c = plane % C;
-      const opmath_t scale = p.scale[c], shift = p.shift[c];
+      const opmath_t mean = p.mean[c], scale = p.scale[c], bias = p.bias[c];
       map_unary(x + plane * S, y + plane * S, 0, S, [&](auto v) {
         using T = decltype(v);
-        return math::bn_leaky_relu(v, T(scale), T(shift), T(slope));
+        return math::bn_leaky_relu(v, T(mean), T(scale), T(bias), T(slope));
       });
     }
   });
@@ -335,8 +335,8 @@ void batch_norm_leaky_relu_kernel(const at::Tensor& input, const ChannelLayout& 
       mean_out[c] = static_cast<opmath_t>(m[c]);
       invstd_out[c] = static_cast<opmath_t>(inv[c]);
     }
-    const auto p = scale_shift(m.data(), inv.data(), weight.const_data_ptr<opmath_t>(),
-                               bias.const_data_ptr<opmath_t>(), C);
+    const auto p = channel_arrays(m.data(), inv.data(), weight.const_data_ptr<opmath_t>(),
+                                  bias.const_data_ptr<opmath_t>(), C);
     apply(x, layout, p, static_cast<opmath_t>(negative_slope), out.data_ptr<scalar_t>());
   });
 }
@@ -361,8 +361,8 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
       m[c] = static_cast<double>(mean.const_data_ptr<opmath_t>()[c]);
       inv[c] = static_cast<double>(invstd.const_data_ptr<opmath_t>()[c]);
     }
-    const auto p = scale_shift(m.data(), inv.data(), weight.const_data_ptr<opmath_t>(),
-                               bias.const_data_ptr<opmath_t>(), C);
+    const auto p = channel_arrays(m.data(), inv.data(), weight.const_data_ptr<opmath_t>(),
+                                  bias.const_data_ptr<opmath_t>(), C);
     const double count = static_cast<double>(layout.count());
     GradArrays<opmath_t> k(C);
     opmath_t* gw = grad_weight.data_ptr<opmath_t>();
@@ -373,15 +373,15 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
       const int64_t S = layout.inner;
       at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
-          const GradSums s = channel_grad_sums(dy, x, layout, c, p.scale[c], p.shift[c], p.mean[c], slope);
+          const GradSums s = channel_grad_sums(dy, x, layout, c, p.mean[c], p.scale[c], p.bias[c], slope);
           finish_channel(c, s, m.data(), inv.data(), p, count, gw, gb, k);
           const opmath_t a = k.a[c], b = k.b[c], cc = k.c[c];
-          const opmath_t scale = p.scale[c], shift = p.shift[c];
+          const opmath_t mean = p.mean[c], scale = p.scale[c], bias = p.bias[c];
           for (int64_t n = 0; n < layout.outer; ++n) {
             const int64_t off = (n * C + c) * S;
             map_binary(dy + off, x + off, dx + off, 0, S, [&](auto g, auto v) {
               using T = decltype(g);
-              const T dz = math::bn_leaky_relu_dz(g, v, T(scale), T(shift), T(slope));
+              const T dz = math::bn_leaky_relu_dz(g, v, T(mean), T(scale), T(bias), T(slope));
               return math::bn_grad_input(dz, v, math::BnGradCoeffs<T>{T(a), T(b), T(cc)});
             });
           }
@@ -407,16 +407,16 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
             const auto v = L::load(xr + c);
             for (int j = 0; j < L::count; ++j) {
               const int64_t cj = c + j * V::size();
-              const V dz = math::bn_leaky_relu_dz(g[j], v[j], at_channel<V>(p.scale, cj),
-                                                  at_channel<V>(p.shift, cj), V(slope));
+              const V dz = math::bn_leaky_relu_dz(g[j], v[j], at_channel<V>(p.mean, cj), at_channel<V>(p.scale, cj),
+                                                  at_channel<V>(p.bias, cj), V(slope));
               (V::loadu(s1 + cj) + dz).store(s1 + cj);
               (V::loadu(s2 + cj) + dz * (v[j] - at_channel<V>(p.mean, cj))).store(s2 + cj);
             }
           }
           for (; c < C; ++c) {
             const opmath_t xv = static_cast<opmath_t>(xr[c]);
-            const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(gr[c]), xv, p.scale[c],
-                                                       p.shift[c], slope);
+            const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(gr[c]), xv, p.mean[c],
+                                                       p.scale[c], p.bias[c], slope);
             s1[c] += dz;
             s2[c] += dz * (xv - p.mean[c]);
           }
@@ -444,8 +444,8 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
           const auto v = L::load(xr + c);
           for (int j = 0; j < L::count; ++j) {
             const int64_t cj = c + j * V::size();
-            const V dz = math::bn_leaky_relu_dz(g[j], v[j], at_channel<V>(p.scale, cj),
-                                                at_channel<V>(p.shift, cj), V(slope));
+            const V dz = math::bn_leaky_relu_dz(g[j], v[j], at_channel<V>(p.mean, cj), at_channel<V>(p.scale, cj),
+                                                at_channel<V>(p.bias, cj), V(slope));
             g[j] = math::bn_grad_input(dz, v[j], math::BnGradCoeffs<V>{at_channel<V>(k.a, cj),
                                                                        at_channel<V>(k.b, cj),
                                                                        at_channel<V>(k.c, cj)});
@@ -454,8 +454,8 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
         }
         for (; c < C; ++c) {
           const opmath_t xv = static_cast<opmath_t>(xr[c]);
-          const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(gr[c]), xv, p.scale[c],
-                                                     p.shift[c], slope);
+          const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(gr[c]), xv, p.mean[c],
+                                                     p.scale[c], p.bias[c], slope);
           out[c] = static_cast<scalar_t>(math::bn_grad_input(dz, xv, math::BnGradCoeffs<opmath_t>{k.a[c], k.b[c], k.c[c]}));
         }
       }

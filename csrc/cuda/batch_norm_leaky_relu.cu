@@ -32,8 +32,8 @@ __global__ void apply_kernel(const scalar_t* __restrict__ x, cpu::ChannelLayout 
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
     const int64_t c = channel_of(l, i);
-    const auto ss = math::bn_scale_shift(mean[c], invstd[c], weight[c], bias[c]);
-    y[i] = static_cast<scalar_t>(math::bn_leaky_relu(static_cast<opmath_t>(x[i]), ss.scale, ss.shift, slope));
+    const opmath_t scale = math::bn_scale(invstd[c], weight[c]);
+    y[i] = static_cast<scalar_t>(math::bn_leaky_relu(static_cast<opmath_t>(x[i]), mean[c], scale, bias[c], slope));
   }
 }
 
@@ -46,12 +46,12 @@ __global__ void grad_sums_kernel(const scalar_t* __restrict__ dy, const scalar_t
                                  opmath_t* __restrict__ sums) {
   __shared__ opmath_t shared[kThreads];
   const int64_t c = blockIdx.x;
-  const auto ss = math::bn_scale_shift(mean[c], invstd[c], weight[c], bias[c]);
+  const opmath_t scale = math::bn_scale(invstd[c], weight[c]);
   opmath_t s_dz = 0, s_dz_xc = 0;
   for (int64_t m = threadIdx.x; m < l.outer * l.inner; m += blockDim.x) {
     const int64_t i = channel_offset(l, c, m);
     const opmath_t xv = static_cast<opmath_t>(x[i]);
-    const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(dy[i]), xv, ss.scale, ss.shift, slope);
+    const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(dy[i]), xv, mean[c], scale, bias[c], slope);
     s_dz += dz;
     s_dz_xc += dz * (xv - mean[c]);
   }
@@ -72,10 +72,10 @@ __global__ void grad_input_kernel(const scalar_t* __restrict__ dy, const scalar_
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
     const int64_t c = channel_of(l, i);
-    const auto ss = math::bn_scale_shift(mean[c], invstd[c], weight[c], bias[c]);
-    const auto k = math::bn_grad_coeffs(mean[c], invstd[c], ss.scale, sums[c], sums[l.channels + c], count);
+    const opmath_t scale = math::bn_scale(invstd[c], weight[c]);
+    const auto k = math::bn_grad_coeffs(mean[c], invstd[c], scale, sums[c], sums[l.channels + c], count);
     const opmath_t xv = static_cast<opmath_t>(x[i]);
-    const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(dy[i]), xv, ss.scale, ss.shift, slope);
+    const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(dy[i]), xv, mean[c], scale, bias[c], slope);
     dx[i] = static_cast<scalar_t>(math::bn_grad_input(dz, xv, k));
   }
 }

@@ -102,3 +102,91 @@ def batch_norm_args(op: str, x: torch.Tensor, weight: torch.Tensor | None, bias:
 def statistics_dtype(x: torch.Tensor) -> torch.dtype:
     """BatchNorm statistics are kept in float32 (float64 for float64 input)."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+# ---- every op's argument checks, in the order csrc/op_setup.h makes them: the reference path and
+# the fake kernels (torch.compile tracing) refuse what the compiled kernels refuse ----
+
+def discriminator_loss_args(op: str, real: torch.Tensor, fake: torch.Tensor, label: float, red: str) -> None:
+    reduction(op, red)
+    floating(op, "real_logits", real)
+    floating(op, "fake_logits", fake)
+    same_device_dtype(op, "real_logits", real, "fake_logits", fake)
+    real_label(op, label)
+    if red == "none" and real.shape != fake.shape:
+        fail(op, "reduction='none' returns the per-pair value, so real_logits and fake_logits need the "
+                 f"same shape, got {tuple(real.shape)} and {tuple(fake.shape)}; use reduction='mean' or 'sum'")
+
+
+def loss_grad(op: str, grad: torch.Tensor, like: torch.Tensor, red: str) -> None:
+    floating(op, "grad_loss", grad)
+    if red == "none" and grad.shape != like.shape:
+        fail(op, f"with reduction='none' grad_loss must have the logits' shape {tuple(like.shape)}, "
+                 f"got {tuple(grad.shape)}")
+    if red != "none" and grad.numel() != 1:
+        fail(op, f"with a reduced loss grad_loss must hold one value, got shape {tuple(grad.shape)}")
+
+
+def discriminator_loss_backward_args(op: str, grad: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
+                                     label: float, red: str) -> None:
+    reduction(op, red)
+    floating(op, "real_logits", real)
+    floating(op, "fake_logits", fake)
+    same_device_dtype(op, "real_logits", real, "fake_logits", fake)
+    floating(op, "grad_loss", grad)
+    same_device_dtype(op, "real_logits", real, "grad_loss", grad)
+    real_label(op, label)
+    loss_grad(op, grad, real, red)
+    if red == "none":
+        loss_grad(op, grad, fake, red)
+
+
+def generator_loss_args(op: str, fake: torch.Tensor, red: str) -> None:
+    reduction(op, red)
+    floating(op, "fake_logits", fake)
+
+
+def generator_loss_backward_args(op: str, grad: torch.Tensor, fake: torch.Tensor, red: str) -> None:
+    reduction(op, red)
+    floating(op, "fake_logits", fake)
+    floating(op, "grad_loss", grad)
+    same_device_dtype(op, "fake_logits", fake, "grad_loss", grad)
+    loss_grad(op, grad, fake, red)
+
+
+def fused_leaky_relu_args(op: str, x: torch.Tensor, b: torch.Tensor | None, negative_slope: float,
+                          gain: float) -> None:
+    floating(op, "input", x)
+    leaky_params(op, negative_slope, gain)
+    if b is not None:
+        bias(op, x, b)
+
+
+def fused_leaky_relu_backward_args(op: str, grad_output: torch.Tensor, output: torch.Tensor,
+                                   negative_slope: float, gain: float) -> None:
+    floating(op, "output", output)
+    floating(op, "grad_output", grad_output)
+    same_device_dtype(op, "output", output, "grad_output", grad_output)
+    leaky_params(op, negative_slope, gain)
+    if grad_output.shape != output.shape:
+        fail(op, f"grad_output has shape {tuple(grad_output.shape)} but output has shape {tuple(output.shape)}")
+
+
+def batch_norm_backward_args(op: str, grad_out: torch.Tensor, x: torch.Tensor, mean: torch.Tensor,
+                             invstd: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
+                             eps: float, negative_slope: float) -> None:
+    batch_norm_input(op, x, eps, negative_slope)
+    floating(op, "grad_out", grad_out)
+    same_device_dtype(op, "input", x, "grad_out", grad_out)
+    if grad_out.shape != x.shape:
+        fail(op, f"grad_out has shape {tuple(grad_out.shape)} but input has shape {tuple(x.shape)}")
+    stats = statistics_dtype(x)
+    for name, t in (("mean", mean), ("invstd", invstd)):
+        if not (isinstance(t, torch.Tensor) and t.device == x.device and t.dtype == stats and t.dim() == 1
+                and t.numel() == x.shape[1]):
+            got = f"{t.dtype} {tuple(t.shape)} on {t.device}" if isinstance(t, torch.Tensor) else type(t).__name__
+            fail(op, f"{name} must be the forward's saved statistics: 1-D {stats} of {x.shape[1]} values on "
+                     f"{x.device}, got {got}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None:
+            batch_norm_param(op, name, x, p)

@@ -1,6 +1,7 @@
 """Fake (meta) kernels: output shapes, dtypes and strides of the pygan ops without computing
 them, so that torch.compile traces the ops without graph breaks. Each mirrors the allocation in
-csrc/op_setup.h."""
+csrc/op_setup.h and first makes the same argument checks (pygan.ops._checks), so that bad
+arguments fail under tracing exactly as they fail eagerly."""
 
 from __future__ import annotations
 
@@ -15,9 +16,7 @@ def _scalar(like: torch.Tensor) -> torch.Tensor:
 
 @torch.library.register_fake("pygan::discriminator_loss")
 def _discriminator_loss(real_logits, fake_logits, real_label=1.0, reduction="mean"):
-    # A tensor on the meta device routes the call here: check devices as the kernels do.
-    _checks.same_device_dtype("pygan.discriminator_loss", "real_logits", real_logits,
-                              "fake_logits", fake_logits)
+    _checks.discriminator_loss_args("pygan.discriminator_loss", real_logits, fake_logits, real_label, reduction)
     if reduction == "none":
         loss = torch.empty_like(real_logits, memory_format=torch.contiguous_format)
     else:
@@ -27,12 +26,15 @@ def _discriminator_loss(real_logits, fake_logits, real_label=1.0, reduction="mea
 
 @torch.library.register_fake("pygan::discriminator_loss_backward")
 def _discriminator_loss_backward(grad_loss, real_logits, fake_logits, real_label, reduction):
+    _checks.discriminator_loss_backward_args("pygan.discriminator_loss_backward", grad_loss, real_logits,
+                                             fake_logits, real_label, reduction)
     return (torch.empty_like(real_logits, memory_format=torch.contiguous_format),
             torch.empty_like(fake_logits, memory_format=torch.contiguous_format))
 
 
 @torch.library.register_fake("pygan::generator_loss")
 def _generator_loss(fake_logits, saturating=False, reduction="mean"):
+    _checks.generator_loss_args("pygan.generator_loss", fake_logits, reduction)
     if reduction == "none":
         loss = torch.empty_like(fake_logits, memory_format=torch.contiguous_format)
     else:
@@ -42,28 +44,26 @@ def _generator_loss(fake_logits, saturating=False, reduction="mean"):
 
 @torch.library.register_fake("pygan::generator_loss_backward")
 def _generator_loss_backward(grad_loss, fake_logits, saturating, reduction):
+    _checks.generator_loss_backward_args("pygan.generator_loss_backward", grad_loss, fake_logits, reduction)
     return torch.empty_like(fake_logits, memory_format=torch.contiguous_format)
 
 
 @torch.library.register_fake("pygan::fused_leaky_relu")
 def _fused_leaky_relu(input, bias=None, negative_slope=0.2, gain=1.0):
-    _checks.leaky_params("pygan.fused_leaky_relu", negative_slope, gain)
-    if bias is not None:
-        _checks.bias("pygan.fused_leaky_relu", input, bias)
+    _checks.fused_leaky_relu_args("pygan.fused_leaky_relu", input, bias, negative_slope, gain)
     return torch.empty_like(input)
 
 
 @torch.library.register_fake("pygan::fused_leaky_relu_")
 def _fused_leaky_relu_(input, bias=None, negative_slope=0.2, gain=1.0):
-    _checks.leaky_params("pygan.fused_leaky_relu_", negative_slope, gain)
-    if bias is not None:
-        _checks.bias("pygan.fused_leaky_relu_", input, bias)
+    _checks.fused_leaky_relu_args("pygan.fused_leaky_relu_", input, bias, negative_slope, gain)
     return None
 
 
 @torch.library.register_fake("pygan::fused_leaky_relu_backward")
 def _fused_leaky_relu_backward(grad_output, output, negative_slope, gain):
-    _checks.leaky_params("pygan.fused_leaky_relu_backward", negative_slope, gain)
+    _checks.fused_leaky_relu_backward_args("pygan.fused_leaky_relu_backward", grad_output, output,
+                                           negative_slope, gain)
     return torch.empty_like(output)
 
 
@@ -88,6 +88,8 @@ def _batch_norm_leaky_relu(input, weight, bias, eps=1e-5, negative_slope=0.2):
 
 @torch.library.register_fake("pygan::batch_norm_leaky_relu_backward")
 def _batch_norm_leaky_relu_backward(grad_out, input, mean, invstd, weight, bias, eps, negative_slope):
+    _checks.batch_norm_backward_args("pygan.batch_norm_leaky_relu_backward", grad_out, input, mean, invstd,
+                                     weight, bias, eps, negative_slope)
     stats = _checks.statistics_dtype(input)
     channels = input.shape[1]
     return (torch.empty_like(_kernel_layout(input)),

@@ -43,16 +43,7 @@ def _mean_probability(logits: torch.Tensor) -> torch.Tensor:
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *,
                        reduction: str = "mean", real_label: float = 1.0) -> DiscriminatorLossResult:
-    op = "pygan.discriminator_loss"
-    _checks.reduction(op, reduction)
-    _checks.floating(op, "real_logits", real_logits)
-    _checks.floating(op, "fake_logits", fake_logits)
-    _checks.same_device_dtype(op, "real_logits", real_logits, "fake_logits", fake_logits)
-    _checks.real_label(op, real_label)
-    if reduction == "none" and real_logits.shape != fake_logits.shape:
-        _checks.fail(op, "reduction='none' returns the per-pair value, so real_logits and "
-                         f"fake_logits need the same shape, got {tuple(real_logits.shape)} and "
-                         f"{tuple(fake_logits.shape)}; use reduction='mean' or 'sum'")
+    _checks.discriminator_loss_args("pygan.discriminator_loss", real_logits, fake_logits, real_label, reduction)
     # BCE(l, t) = softplus(-l) + (1 - t) * l; the product is skipped at t = 1 (exact at l = +-inf).
     real_terms = softplus(-real_logits)
     if real_label != 1.0:
@@ -68,9 +59,7 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, *,
 
 def generator_loss(fake_logits: torch.Tensor, *, saturating: bool = False,
                    reduction: str = "mean") -> GeneratorLossResult:
-    op = "pygan.generator_loss"
-    _checks.reduction(op, reduction)
-    _checks.floating(op, "fake_logits", fake_logits)
+    _checks.generator_loss_args("pygan.generator_loss", fake_logits, reduction)
     # saturating: log(1 - D(G(z))) = -softplus(l); non-saturating: -log D(G(z)) = softplus(-l)
     terms = -softplus(fake_logits) if saturating else softplus(-fake_logits)
     return GeneratorLossResult(_reduce(terms, reduction), _mean_probability(fake_logits))
@@ -78,11 +67,8 @@ def generator_loss(fake_logits: torch.Tensor, *, saturating: bool = False,
 
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None,
                      negative_slope: float = 0.2, gain: float = 1.0) -> torch.Tensor:
-    op = "pygan.fused_leaky_relu"
-    _checks.floating(op, "input", x)
-    _checks.leaky_params(op, negative_slope, gain)
+    _checks.fused_leaky_relu_args("pygan.fused_leaky_relu", x, bias, negative_slope, gain)
     if bias is not None:
-        _checks.bias(op, x, bias)
         x = x + bias.view([1, -1] + [1] * (x.dim() - 2))
     return torch.nn.functional.leaky_relu(x, negative_slope) * gain
 

@@ -125,6 +125,47 @@ def test_gradcheck_over_negative_and_positive_slopes(slope):
     assert gradgradcheck(fn, inputs)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "two_dim"])
+def test_a_zero_variance_channel_normalises_to_exactly_zero(dtype, layout):
+    # x == mean exactly, so the pre-activation is exactly the bias: with bias 0 and ReLU the output
+    # and the input gradient are exactly 0 (plain BatchNorm + ReLU passes up to +-invstd/2 there,
+    # from rounding noise around 0 whose sign picks the ReLU mask value by value).
+    torch.manual_seed(0)
+    shape = (37, 3) if layout == "two_dim" else (4, 3, 5, 5)
+    for value in (3.0, 0.1, -7.25, 1e3):
+        x = torch.randn(shape, dtype=torch.float64)
+        x[:, 1] = value
+        x = x.to(dtype)
+        if layout == "channels_last":
+            x = x.contiguous(memory_format=torch.channels_last)
+        x.requires_grad_()
+        g = torch.randn(shape, dtype=dtype)
+        for slope in (0.0, 0.2):
+            out, mean, invstd = batch_norm_leaky_relu(x, None, None, 1e-5, slope)
+            (grad,) = torch.autograd.grad(out, x, g)
+            assert mean[1].item() == float(x.detach()[0, 1].flatten()[0])
+            assert torch.equal(out[:, 1], torch.zeros_like(out[:, 1]))
+            # d leaky_relu(0) = slope: the channel's gradient is slope * invstd * (g - mean(g))
+            g1 = g[:, 1].double()
+            expected = slope * invstd[1].double() * (g1 - g1.mean())
+            torch.testing.assert_close(grad[:, 1].double(), expected, rtol=2e-2, atol=1e-6)
+            if slope == 0.0:
+                assert torch.equal(grad[:, 1], torch.zeros_like(grad[:, 1]))
+
+
+def test_a_zero_variance_channel_under_a_bias_passes_the_normalisation_gradient():
+    x = torch.randn(6, 2, 4, dtype=torch.float64)
+    x[:, 0] = 2.5
+    x.requires_grad_()
+    w, b = torch.tensor([1.5, 1.0], dtype=torch.float64), torch.tensor([0.3, 0.0], dtype=torch.float64)
+    g = torch.randn(6, 2, 4, dtype=torch.float64)
+    out, _, invstd = batch_norm_leaky_relu(x, w, b, 1e-5, 0.0)
+    (grad,) = torch.autograd.grad(out, x, g)
+    assert torch.equal(out[:, 0], torch.full_like(out[:, 0], 0.3))
+    torch.testing.assert_close(grad[:, 0], 1.5 * invstd[0] * (g[:, 0] - g[:, 0].mean()))
+
+
 def test_results_do_not_depend_on_the_thread_count():
     x = torch.randn(16, 64, 12, 12, requires_grad=True)
     w, b = torch.randn(64, requires_grad=True), torch.randn(64, requires_grad=True)

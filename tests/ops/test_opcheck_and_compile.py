@@ -112,3 +112,51 @@ def test_torch_compile_fullgraph_of_batch_norm_leaky_relu_blocks(channels_last):
     for got, want in zip(grads_c, grads_e, strict=True):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(fused[1].running_var, plain[1].running_var)  # buffers updated in the graph
+
+
+def _bad_calls():
+    """Calls every CPU op refuses, each with the message it gives (built inside FakeTensorMode)."""
+    f, i32 = torch.randn, torch.int32
+    yield "discriminator_loss", lambda: ops.discriminator_loss(f(4, 1), f(4, 1), 1.0, "bogus"), "reduction must be"
+    yield "discriminator_loss", lambda: ops.discriminator_loss(f(4, 1), f(4, 1), 7.0, "mean"), r"real_label must lie"
+    yield "discriminator_loss", lambda: ops.discriminator_loss(torch.ones(4, 1, dtype=i32), f(4, 1), 1.0, "mean"), \
+        "real_logits must be float32"
+    yield "discriminator_loss", lambda: ops.discriminator_loss(f(4, 1), f(3, 1), 1.0, "none"), "same shape"
+    yield "discriminator_loss_backward", lambda: ops.discriminator_loss_backward(f(2), f(4, 1), f(4, 1), 1.0, "mean"), \
+        "grad_loss must hold one value"
+    yield "generator_loss", lambda: ops.generator_loss(f(4, 1), False, "bogus"), "reduction must be"
+    yield "generator_loss", lambda: ops.generator_loss(torch.ones(4, 1, dtype=i32), False, "mean"), \
+        "fake_logits must be float32"
+    yield "generator_loss_backward", lambda: ops.generator_loss_backward(f(3), f(4, 1), False, "none"), \
+        "grad_loss must have the logits' shape"
+    yield "fused_leaky_relu", lambda: ops.fused_leaky_relu(f(2, 3), None, 0.2, -1.0), "gain must be a finite number > 0"
+    yield "fused_leaky_relu", lambda: ops.fused_leaky_relu(f(2, 3), None, -0.5, 1.0), "negative_slope must be"
+    yield "fused_leaky_relu", lambda: ops.fused_leaky_relu(torch.ones(2, 3, dtype=i32), None, 0.2, 1.0), \
+        "input must be float32"
+    yield "fused_leaky_relu_", lambda: ops.fused_leaky_relu_(f(2, 3), f(2), 0.2, 1.0), "bias must be 1-D"
+    yield "fused_leaky_relu_backward", lambda: ops.fused_leaky_relu_backward(f(3), f(4), 0.2, 1.0), \
+        "grad_output has shape"
+    yield "batch_norm_leaky_relu", lambda: ops.batch_norm_leaky_relu(f(4, 3), None, None, 0.0, 0.2), "eps must be"
+    yield "batch_norm_leaky_relu_backward", lambda: ops.batch_norm_leaky_relu_backward(
+        f(4, 3), f(4, 3), f(2), f(3), None, None, 1e-5, 0.2), "mean must be the forward's saved statistics"
+
+
+@pytest.mark.parametrize(("op", "call", "message"), list(_bad_calls()), ids=lambda v: v if isinstance(v, str) else "")
+def test_fake_kernels_refuse_what_the_cpu_kernels_refuse(op, call, message):
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with pytest.raises(RuntimeError, match=message):
+        call()  # the CPU kernel
+    with FakeTensorMode(), pytest.raises(RuntimeError, match=message):
+        call()  # the fake kernel, as torch.compile traces it
+
+
+def test_bad_arguments_are_refused_under_torch_compile():
+    torch._dynamo.reset()
+
+    @torch.compile(fullgraph=True, backend="eager")
+    def losses(real, fake):
+        return ops.discriminator_loss(real, fake, 7.0, "mean")[0] + ops.fused_leaky_relu(real, None, 0.2, -1.0).sum()
+
+    with pytest.raises(Exception, match=r"real_label must lie in \[0, 1\]"):
+        losses(torch.randn(4, 1), torch.randn(4, 1))
