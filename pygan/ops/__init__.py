@@ -1,7 +1,6 @@
 """pygan's fused ops: the public Python face of the pygan._C kernels."""
 
 from pygan import _extension
-
 from pygan.ops.batch_norm_leaky_relu import BatchNormLeakyReLU, batch_norm_leaky_relu
 from pygan.ops.gan_loss import discriminator_loss, generator_loss
 from pygan.ops.leaky_relu import FusedLeakyReLU, fused_leaky_relu, fused_leaky_relu_
