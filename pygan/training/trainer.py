@@ -22,23 +22,16 @@ from pygan.atomic import write_text_atomic
 from pygan.plugin_checks import checked_load
 from pygan.training import checkpoint, distributed, run_dir, seeds
 from pygan.training.checkpoint_checks import check_keys, load_weights
-from pygan.training.config import Config, ConfigError, dumps, from_dict
+from pygan.training.config import Config, ConfigError, dumps
 from pygan.training.errors import Interrupted, NonFiniteLoss, TrainingError, TrainingStopped
 from pygan.training.hooks import DONE, INTERRUPTED, MAX_STEPS, NON_FINITE, Hook, standard_hooks
 from pygan.training.metrics_log import MetricsLog
 from pygan.training.progress import SilentReporter
+from pygan.training.resume import CHECKPOINT_KEYS, resumed_config
 from pygan.training.run_spec import RunSpec, resolve
 from pygan.training.step import GanStep
 
 __all__ = ["Interrupted", "NonFiniteLoss", "SilentReporter", "Trainer", "TrainingError", "TrainingStopped"]
-
-# Options that may change when a run resumes; anything else would make it a different run.
-RESUMABLE_OVERRIDES = {("train", "epochs"), ("train", "max_steps"), ("train", "device"), ("train", "eval_every"),
-                       ("train", "compile"),
-                       ("output", "checkpoint_every"), ("output", "log_every")}
-CHECKPOINT_KEYS = ("config", "spec", "step", "epoch", "batch_in_epoch", "generator", "discriminator", "opt_g",
-                   "opt_d", "z_rng", "torch_rng", "fixed_noise", "averages")
-
 
 class Trainer:
     def __init__(self, config: Config | RunSpec, *, reporter=None, resume_from: str | Path | None = None,
@@ -50,7 +43,7 @@ class Trainer:
             self.run_dir, path = run_dir.for_resume(resume_from, allow_older=allow_older)
             state = checkpoint.load(path)
             check_keys(state, path, CHECKPOINT_KEYS)
-            config = _resumed_config(state, overrides or {}, path)
+            config = resumed_config(state, overrides or {}, path)
         self.run = config if isinstance(config, RunSpec) else resolve(config)
         if state is None:
             self.run_dir = Path(self.run.output.out)
@@ -311,16 +304,3 @@ class Trainer:
             raise KeyboardInterrupt
         self._stop_requested = True
         self._message("stopping after this step (Ctrl-C again to abort without saving)")
-
-
-def _resumed_config(state: dict[str, Any], overrides: dict[tuple[str, str], Any], path: Path) -> Config:
-    config = from_dict(state["config"], f"{path} (its config)")
-    for (section, key), value in overrides.items():
-        if value is None:
-            continue
-        if (section, key) not in RESUMABLE_OVERRIDES:
-            allowed = ", ".join(f"--{k.replace('_', '-')}" for _, k in sorted(RESUMABLE_OVERRIDES))
-            raise ConfigError(f"--{key.replace('_', '-')} cannot change when resuming (it would be another run); "
-                              f"only {allowed} can")
-        setattr(getattr(config, section), key, value)
-    return config

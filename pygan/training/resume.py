@@ -1,0 +1,29 @@
+"""What a resumed run keeps from its checkpoint and what it may change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pygan.training.config import Config, ConfigError, from_dict
+
+# Options that may change when a run resumes; anything else would make it a different run.
+RESUMABLE_OVERRIDES = {("train", "epochs"), ("train", "max_steps"), ("train", "device"), ("train", "eval_every"),
+                       ("train", "compile"),
+                       ("output", "checkpoint_every"), ("output", "log_every")}
+CHECKPOINT_KEYS = ("config", "spec", "step", "epoch", "batch_in_epoch", "generator", "discriminator", "opt_g",
+                   "opt_d", "z_rng", "torch_rng", "fixed_noise", "averages")
+
+
+def resumed_config(state: dict[str, Any], overrides: dict[tuple[str, str], Any], path: Path) -> Config:
+    """The checkpoint's run, with the options a resume may change set to `overrides` (None = unchanged)."""
+    config = from_dict(state["config"], f"{path} (its config)")
+    for (section, key), value in overrides.items():
+        if value is None:
+            continue
+        if (section, key) not in RESUMABLE_OVERRIDES:
+            allowed = ", ".join(f"--{k.replace('_', '-')}" for _, k in sorted(RESUMABLE_OVERRIDES))
+            raise ConfigError(f"--{key.replace('_', '-')} cannot change when resuming (it would be another run); "
+                              f"only {allowed} can")
+        setattr(getattr(config, section), key, value)
+    return config
