@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import platform
 from collections import defaultdict
@@ -10,6 +11,8 @@ from typing import Any
 import torch
 from rich.console import Console
 from rich.table import Table
+
+from pygan.atomic import write_bytes_atomic
 
 
 def machine() -> dict[str, Any]:
@@ -103,8 +106,10 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     ax.set_ylabel("speed-up of pygan (x, log scale)")
     ax.set_title("pygan fused ops, forward+backward: time of provider / time of pygan")
     ax.legend()
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
+    write_bytes_atomic(buffer.getvalue(), path)
 
 
 def print_tables(console: Console, result: dict[str, Any]) -> None:

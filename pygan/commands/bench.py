@@ -23,8 +23,9 @@ def _setup(device: str):
 
 def _write(result: dict, json_path: Path | None) -> None:
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result, indent=2))
+        from pygan.atomic import write_text_atomic
+
+        write_text_atomic(json.dumps(result, indent=2), json_path)
 
 
 @app.callback(invoke_without_command=True)

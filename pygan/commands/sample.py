@@ -70,8 +70,10 @@ def sample(
     with exit_on_user_error(), _writing(out):
         if not spec.is_image:
             if spec.shape != (2,):
-                out.with_suffix(".pt").parent.mkdir(parents=True, exist_ok=True)
-                torch.save(images, out.with_suffix(".pt"))
+                from pygan.atomic import atomic_output
+
+                with atomic_output(out.with_suffix(".pt")) as f:
+                    torch.save(images, f)
                 typer.echo(f"wrote {len(images)} samples of shape {spec.shape} to {out.with_suffix('.pt')}")
                 return
             artifacts.save_scatter(images, out, title=f"{checkpoint} (step {loaded.step})")
