@@ -183,21 +183,22 @@ PYGAN_HD T bn_leaky_relu_dz(T grad_y, T x, T mean, T scale, T bias, T slope) {
 
 // With S1 = sum(dz) and S2 = sum(dz * (x - mean)) over the channel's M values, the input
 // gradient of batch-statistics normalisation is
-//   dx = scale * (dz - S1 / M - (x - mean) * invstd^2 * S2 / M) = a * dz + b * x + c.
+//   dx = scale * (dz - S1 / M - (x - mean) * invstd^2 * S2 / M) = a * dz + b * (x - mean) + c.
+// b multiplies x - mean, not x: b * x + (c - b * mean) cancels two large terms when the mean is
+// large next to the spread (an error of about |b * mean| * ulp).
 template <typename T>
 struct BnGradCoeffs {
   T a, b, c;
 };
 
 template <typename T>
-PYGAN_HD BnGradCoeffs<T> bn_grad_coeffs(T mean, T invstd, T scale, T sum_dz, T sum_dz_xc, T count) {
-  const T b = -scale * invstd * invstd * sum_dz_xc / count;
-  return {scale, b, -scale * sum_dz / count - b * mean};
+PYGAN_HD BnGradCoeffs<T> bn_grad_coeffs(T invstd, T scale, T sum_dz, T sum_dz_xc, T count) {
+  return {scale, -scale * invstd * invstd * sum_dz_xc / count, -scale * sum_dz / count};
 }
 
 template <typename T>
-PYGAN_HD T bn_grad_input(T dz, T x, BnGradCoeffs<T> k) {
-  return k.a * dz + k.b * x + k.c;
+PYGAN_HD T bn_grad_input(T dz, T x, T mean, BnGradCoeffs<T> k) {
+  return k.a * dz + k.b * (x - mean) + k.c;
 }
 
 }  // namespace PYGAN_MATH_NS

@@ -301,10 +301,9 @@ struct GradArrays {
 
 // From channel c's sums: its input-gradient coefficients (into k) and its parameter gradients.
 template <typename opmath_t>
-void finish_channel(int64_t c, const GradSums& sums, const double* mean, const double* invstd,
-                    const ChannelArrays<opmath_t>& p, double count, opmath_t* grad_weight,
-                    opmath_t* grad_bias, GradArrays<opmath_t>& k) {
-  const auto co = math::bn_grad_coeffs<double>(mean[c], invstd[c], p.scale[c], sums.dz, sums.dz_xc, count);
+void finish_channel(int64_t c, const GradSums& sums, const double* invstd, const ChannelArrays<opmath_t>& p,
+                    double count, opmath_t* grad_weight, opmath_t* grad_bias, GradArrays<opmath_t>& k) {
+  const auto co = math::bn_grad_coeffs<double>(invstd[c], p.scale[c], sums.dz, sums.dz_xc, count);
   k.a[c] = static_cast<opmath_t>(co.a);
   k.b[c] = static_cast<opmath_t>(co.b);
   k.c[c] = static_cast<opmath_t>(co.c);
@@ -374,7 +373,7 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
       at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           const GradSums s = channel_grad_sums(dy, x, layout, c, p.mean[c], p.scale[c], p.bias[c], slope);
-          finish_channel(c, s, m.data(), inv.data(), p, count, gw, gb, k);
+          finish_channel(c, s, inv.data(), p, count, gw, gb, k);
           const opmath_t a = k.a[c], b = k.b[c], cc = k.c[c];
           const opmath_t mean = p.mean[c], scale = p.scale[c], bias = p.bias[c];
           for (int64_t n = 0; n < layout.outer; ++n) {
@@ -382,7 +381,7 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
             map_binary(dy + off, x + off, dx + off, 0, S, [&](auto g, auto v) {
               using T = decltype(g);
               const T dz = math::bn_leaky_relu_dz(g, v, T(mean), T(scale), T(bias), T(slope));
-              return math::bn_grad_input(dz, v, math::BnGradCoeffs<T>{T(a), T(b), T(cc)});
+              return math::bn_grad_input(dz, v, T(mean), math::BnGradCoeffs<T>{T(a), T(b), T(cc)});
             });
           }
         }
@@ -429,7 +428,7 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
         s.dz += part_dz[kk * C + c];
         s.dz_xc += part_dz_xc[kk * C + c];
       }
-      finish_channel(c, s, m.data(), inv.data(), p, count, gw, gb, k);
+      finish_channel(c, s, inv.data(), p, count, gw, gb, k);
     }
     const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1));
     at::parallel_for(0, rows.rows, grain, [&](int64_t r0, int64_t r1) {
@@ -446,9 +445,9 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
             const int64_t cj = c + j * V::size();
             const V dz = math::bn_leaky_relu_dz(g[j], v[j], at_channel<V>(p.mean, cj), at_channel<V>(p.scale, cj),
                                                 at_channel<V>(p.bias, cj), V(slope));
-            g[j] = math::bn_grad_input(dz, v[j], math::BnGradCoeffs<V>{at_channel<V>(k.a, cj),
-                                                                       at_channel<V>(k.b, cj),
-                                                                       at_channel<V>(k.c, cj)});
+            const math::BnGradCoeffs<V> coeffs{at_channel<V>(k.a, cj), at_channel<V>(k.b, cj),
+                                               at_channel<V>(k.c, cj)};
+            g[j] = math::bn_grad_input(dz, v[j], at_channel<V>(p.mean, cj), coeffs);
           }
           L::store(out + c, g);
         }
@@ -456,7 +455,8 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
           const opmath_t xv = static_cast<opmath_t>(xr[c]);
           const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(gr[c]), xv, p.mean[c],
                                                      p.scale[c], p.bias[c], slope);
-          out[c] = static_cast<scalar_t>(math::bn_grad_input(dz, xv, math::BnGradCoeffs<opmath_t>{k.a[c], k.b[c], k.c[c]}));
+          const math::BnGradCoeffs<opmath_t> coeffs{k.a[c], k.b[c], k.c[c]};
+          out[c] = static_cast<scalar_t>(math::bn_grad_input(dz, xv, p.mean[c], coeffs));
         }
       }
     });

@@ -73,10 +73,10 @@ __global__ void grad_input_kernel(const scalar_t* __restrict__ dy, const scalar_
        i += static_cast<int64_t>(blockDim.x) * gridDim.x) {
     const int64_t c = channel_of(l, i);
     const opmath_t scale = math::bn_scale(invstd[c], weight[c]);
-    const auto k = math::bn_grad_coeffs(mean[c], invstd[c], scale, sums[c], sums[l.channels + c], count);
+    const auto k = math::bn_grad_coeffs(invstd[c], scale, sums[c], sums[l.channels + c], count);
     const opmath_t xv = static_cast<opmath_t>(x[i]);
     const opmath_t dz = math::bn_leaky_relu_dz(static_cast<opmath_t>(dy[i]), xv, mean[c], scale, bias[c], slope);
-    dx[i] = static_cast<scalar_t>(math::bn_grad_input(dz, xv, k));
+    dx[i] = static_cast<scalar_t>(math::bn_grad_input(dz, xv, mean[c], k));
   }
 }
 
