@@ -138,7 +138,7 @@ setup(
         "scikit-image>=0.19",  # ships the LFW faces the default `faces` data uses
         "tomli-w",
     ],
-    extras_require={"test": ["pytest>=8", "scipy", "ruff", "import-linter"]},
+    extras_require={"test": ["pytest>=8", "hypothesis", "scipy", "ruff", "import-linter"]},
     entry_points={
         "console_scripts": ["pygan = pygan.cli:main"],
         # pygan's own plugins, registered exactly as a third-party distribution registers its own.
