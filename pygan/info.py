@@ -8,10 +8,20 @@ from typing import Any
 
 import torch
 
+import pygan.ops
 from pygan import _extension
+from pygan.ops import registry
 from pygan.training import precision
 
-OPS = ("discriminator_loss", "generator_loss", "fused_leaky_relu", "batch_norm_leaky_relu")
+
+def user_ops() -> tuple[str, ...]:
+    """The user-facing ops, from the dispatcher's registry (X_backward and the in-place X_ count as
+    X); without the extension, from pygan.ops' public functions (X_ again counts as X)."""
+    if _extension._C is not None:
+        return registry.user_ops()
+    functions = {registry.user_op(name) for name in pygan.ops.__all__
+                 if name.islower() and callable(getattr(pygan.ops, name))}
+    return tuple(sorted(functions))
 
 
 def _op_path(device_type: str) -> str:
@@ -63,5 +73,5 @@ def collect() -> dict[str, Any]:
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "cpu_bf16_features": list(precision.cpu_bf16_features()),
         "precision_auto_cpu_images": precision.resolve("auto", torch.device("cpu"), image_model=True).name,
-        "ops": {op: {d: _op_path(d) for d in devices} for op in OPS},
+        "ops": {op: {d: _op_path(d) for d in devices} for op in user_ops()},
     }
