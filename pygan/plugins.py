@@ -201,7 +201,13 @@ class Architecture(ABC):
 
 
 class Dataset(ABC):
-    """Describes its data and yields it as a torch Dataset of tensors shaped like `spec`."""
+    """Describes its data and yields it as a torch Dataset of tensors shaped like `spec`.
+
+    Optional mixture protocol: a Gaussian mixture (as ring8 and grid25) may also define
+    `modes() -> Tensor` of shape (K, D), the component means, and `std: float`, their standard
+    deviation; `evaluate` (and so `pygan evaluate` and `--eval-every`) then reports mode coverage
+    instead of Frechet distance and KID.
+    """
 
     description: str = ""
     options: tuple[Option, ...] = ()
