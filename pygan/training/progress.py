@@ -51,29 +51,6 @@ class RichReporter:
         self.progress.stop()
 
 
-class JsonReporter:
-    """One JSON object per metrics row on stdout."""
-
-    def start(self, trainer) -> None:
-        pass
-
-    def epoch_start(self, epoch, batches, done) -> None:
-        pass
-
-    def step(self, step, row) -> None:
-        if row is not None:
-            print(json.dumps(row), flush=True)
-
-    def epoch_end(self, epoch) -> None:
-        pass
-
-    def message(self, text) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
 class SilentReporter:
     """Reports nothing (--quiet, ranks other than 0, notebooks)."""
 
@@ -94,3 +71,11 @@ class SilentReporter:
 
     def stop(self) -> None:
         pass
+
+
+class JsonReporter(SilentReporter):
+    """One JSON object per metrics row on stdout."""
+
+    def step(self, step, row) -> None:
+        if row is not None:
+            print(json.dumps(row), flush=True)

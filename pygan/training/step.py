@@ -20,7 +20,7 @@ from pygan.plugin_checks import check_outputs, checked_build
 from pygan.regularisers import PenaltyInputs
 from pygan.training import distributed, optim, precision, seeds
 from pygan.training.ema import GeneratorEMA
-from pygan.training.run_spec import RunSpec
+from pygan.training.run_spec import RunSpec, resolve_device
 from pygan.training.step_log import StepLog
 
 
@@ -30,8 +30,7 @@ class GanStep:
         t = run.train
         self.run = run
         self.dist = dist or distributed.DistContext()
-        self.device = device or torch.device("cuda" if t.device == "auto" and torch.cuda.is_available()
-                                             else "cpu" if t.device == "auto" else t.device)
+        self.device = device or resolve_device(t.device)
         self.arch = plugins.get_architecture(run.arch)
         torch.manual_seed(t.seed)  # every rank builds the same initial weights
         models = checked_build(run.arch, self.arch, run.data_spec, run.model_options)

@@ -28,7 +28,7 @@ from pygan.training.hooks import DONE, INTERRUPTED, MAX_STEPS, NON_FINITE, Hook,
 from pygan.training.metrics_log import MetricsLog
 from pygan.training.progress import SilentReporter
 from pygan.training.resume import CHECKPOINT_KEYS, resumed_config
-from pygan.training.run_spec import RunSpec, resolve
+from pygan.training.run_spec import RunSpec, resolve, resolve_device
 from pygan.training.step import GanStep
 
 __all__ = ["Interrupted", "NonFiniteLoss", "SilentReporter", "Trainer", "TrainingError", "TrainingStopped"]
@@ -48,7 +48,7 @@ class Trainer:
         if state is None:
             self.run_dir = Path(self.run.output.out)
         t = self.run.train
-        device = torch.device(t.device if t.device != "auto" else "cuda" if torch.cuda.is_available() else "cpu")
+        device = resolve_device(t.device)
         self.dist = distributed.setup(device.type)
         if self.dist.enabled and device.type == "cuda":
             device = torch.device("cuda", self.dist.local_rank)
