@@ -9,7 +9,7 @@ outputs on the first batch (no host sync).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -19,8 +19,15 @@ from pygan.errors import PyganError
 from pygan.plugins import DataSpec, GanModels, PluginError
 
 
-def _failed(what: str, exc: Exception) -> PluginError:
-    return PluginError(f"{what} failed: {type(exc).__name__}: {exc}")
+def _call(what: str, member: Callable[..., Any], *args: Any) -> Any:
+    """member(*args); a failure becomes a PluginError "<what> failed: <type>: <message>", except a
+    PyganError, which is already a message for the user."""
+    try:
+        return member(*args)
+    except PyganError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _shape(shape: Any) -> str:
@@ -30,12 +37,7 @@ def _shape(shape: Any) -> str:
 def checked_spec(name: str, plugin: Any, options: Mapping[str, Any]) -> DataSpec:
     """plugin.spec(options), refused with a PluginError if it raises or returns no valid DataSpec."""
     where = f"dataset plugin '{name}'"
-    try:
-        spec = plugin.spec(options)
-    except PyganError:
-        raise
-    except Exception as exc:
-        raise _failed(f"{where}: spec()", exc) from exc
+    spec = _call(f"{where}: spec()", plugin.spec, options)
     if not isinstance(spec, DataSpec):
         raise PluginError(f"{where}: spec() must return a pygan.plugins.DataSpec, got {type(spec).__name__}")
     shape = spec.shape
@@ -73,12 +75,7 @@ class CheckedDataset(torch.utils.data.Dataset):
         if isinstance(index, int) and not -self.length <= index < self.length:
             raise IndexError(f"index {index} is out of range for {self.length} samples")  # ends iteration
         where = f"dataset plugin '{self.name}': item {index}"
-        try:
-            item = self.dataset[index]
-        except PyganError:
-            raise
-        except Exception as exc:
-            raise _failed(where, exc) from exc
+        item = _call(where, self.dataset.__getitem__, index)
         expected = f"one floating-point tensor of shape {_shape(self.spec.shape)}, as spec() says"
         if not isinstance(item, torch.Tensor):
             got = "None" if item is None else f"a {type(item).__name__}"
@@ -96,19 +93,14 @@ def checked_load(name: str, plugin: Any, options: Mapping[str, Any], spec: DataS
     """plugin.load(options) wrapped in a CheckedDataset; a PluginError if it raises, is no
     dataset (no len() or indexing) or is empty."""
     where = f"dataset plugin '{name}'"
-    try:
-        dataset = plugin.load(options)
-    except PyganError:
-        raise
-    except Exception as exc:
-        raise _failed(f"{where}: load()", exc) from exc
+    dataset = _call(f"{where}: load()", plugin.load, options)
     if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
         raise PluginError(f"{where}: load() must return a map-style torch Dataset (with __len__ and "
                           f"__getitem__), got {type(dataset).__name__}")
     try:
         length = len(dataset)
     except Exception as exc:
-        raise _failed(f"{where}: len() of its dataset", exc) from exc
+        raise PluginError(f"{where}: len() of its dataset failed: {type(exc).__name__}: {exc}") from exc
     if length == 0:
         raise PluginError(f"{where}: load() returned an empty dataset (0 samples); check its options and data")
     return CheckedDataset(dataset, name, spec, length)
@@ -117,12 +109,7 @@ def checked_load(name: str, plugin: Any, options: Mapping[str, Any], spec: DataS
 def checked_build(name: str, arch: Any, spec: DataSpec, options: Mapping[str, Any]) -> GanModels:
     """arch.build(spec, options); a PluginError if it raises or returns no GanModels of two nn.Modules."""
     where = f"architecture plugin '{name}'"
-    try:
-        models = arch.build(spec, options)
-    except PyganError:
-        raise
-    except Exception as exc:
-        raise _failed(f"{where}: build() for data {spec.describe()}", exc) from exc
+    models = _call(f"{where}: build() for data {spec.describe()}", arch.build, spec, options)
     if not isinstance(models, GanModels):
         raise PluginError(f"{where}: build() must return pygan.plugins.GanModels(generator, discriminator), "
                           f"got {type(models).__name__}")
