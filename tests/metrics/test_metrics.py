@@ -60,3 +60,50 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
     same, _ = kernel_inception_distance(x, y, subsets=20, subset_size=300)
     shifted, _ = kernel_inception_distance(x, y + 1.0, subsets=20, subset_size=300)
     assert abs(same) < 0.02 < shifted
+
+
+@pytest.mark.parametrize(("n1", "n2", "d"), [(20, 30, 64), (30, 12, 64), (40, 40, 40), (25, 300, 100)])
+def test_the_frechet_distance_in_the_span_of_the_samples_equals_the_full_formula(n1, n2, d):
+    g = torch.Generator().manual_seed(n1 + n2 + d)
+    mix = torch.randn(d, d, generator=g, dtype=torch.float64)
+    x = (torch.randn(n1, d, generator=g, dtype=torch.float64) @ mix).float()
+    y = (torch.randn(n2, d, generator=g, dtype=torch.float64) @ mix * 0.7 + 0.3).float()
+    full = frechet_distance(x, y, method="full")
+    assert full > 0
+    assert frechet_distance(x, y, method="samples") == pytest.approx(full, rel=1e-6)
+    assert frechet_distance(x, y) == pytest.approx(full, rel=1e-6)  # auto
+    assert frechet_distance(x, x, method="samples") == pytest.approx(0.0, abs=1e-6 * full)
+
+
+def test_the_span_formula_holds_across_float64_blocks(monkeypatch):
+    # Blocks of a few rows and columns: the accumulation over blocks gives the same number.
+    import pygan.metrics.frechet as frechet
+
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(9, 50, generator=g), torch.randn(13, 50, generator=g) + 0.1
+    whole = frechet_distance(x, y, method="samples")
+    monkeypatch.setattr(frechet, "_BLOCK", 40)
+    # rel 1e-7: the centered Gram matrix has a zero eigenvalue whose square root is sqrt(rounding)
+    assert frechet_distance(x, y, method="samples") == pytest.approx(whole, rel=1e-7)
+    assert frechet_distance(x, y, method="full") == pytest.approx(whole, rel=1e-6)
+
+
+def test_frechet_distance_refuses_mismatched_features_and_methods():
+    with pytest.raises(ValueError, match="same D"):
+        frechet_distance(torch.zeros(3, 4), torch.zeros(3, 5))
+    with pytest.raises(ValueError, match="method must be"):
+        frechet_distance(torch.zeros(3, 4), torch.zeros(3, 4), method="exact")
+    with pytest.raises(ValueError, match=r"\(N >= 2, D\)"):
+        frechet_distance(torch.zeros(1, 4), torch.zeros(3, 4))
+
+
+def test_kid_from_the_whole_kernel_matrices_equals_kid_per_subset(monkeypatch):
+    import pygan.metrics.frechet as frechet
+
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(60, 20, generator=g), torch.randn(50, 20, generator=g) + 0.2
+    whole = kernel_inception_distance(x, y, subsets=10, subset_size=30)
+    monkeypatch.setattr(frechet, "_KID_GRAM_LIMIT", 0)  # each subset's kernels formed on their own
+    per_subset = kernel_inception_distance(x, y, subsets=10, subset_size=30)
+    assert whole[0] > 0
+    assert whole == pytest.approx(per_subset, rel=1e-9)
