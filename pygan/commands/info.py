@@ -10,7 +10,7 @@ from rich.table import Table
 
 
 def info(as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")) -> None:
-    """Versions, the kernel path each op takes on each device, and the CPU's SIMD level."""
+    """Versions, each op's kernel path per device, the SIMD level."""
     from pygan.info import collect
 
     report = collect()
@@ -23,8 +23,9 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print the report as
         if key != "ops":
             table.add_row(key, str(value))
     console.print(table)
-    ops = Table(title="op paths")
-    devices = list(next(iter(report["ops"].values())))
+    # Without a CUDA device no tensor can take a CUDA path: a column of them would only mislead.
+    devices = [d for d in next(iter(report["ops"].values())) if d != "cuda" or report["cuda_available"]]
+    ops = Table(title="op paths", caption=None if report["cuda_available"] else "no CUDA device here")
     ops.add_column("op")
     for d in devices:
         ops.add_column(d)

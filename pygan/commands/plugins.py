@@ -1,4 +1,5 @@
-"""`pygan plugins list`: every installed architecture and dataset plugin, ok or broken."""
+"""`pygan plugins list`: every installed plugin (architectures, datasets, losses, regularisers,
+augmentations), ok or broken."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Installed plugins (architectures and datasets).", no_args_is_help=True)
+app = typer.Typer(help="Installed plugins of every kind, and whether each one loads.", no_args_is_help=True)
 
 
 @app.command("list")
 def list_plugins(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table.")) -> None:
-    """Name, kind, distribution and version, and status (ok, or broken with the reason)."""
+    """Every installed plugin: kind, distribution, ok or broken (and why)."""
     from pygan import plugins
 
     rows = plugins.check_all()

@@ -41,15 +41,17 @@ def _writing(out: Path) -> Iterator[None]:
 
 
 def sample(
-    checkpoint: Path = typer.Argument(..., help="A run directory or a .pt checkpoint written by `pygan train`."),
-    n: int = typer.Option(64, "--n", "-n", help="How many samples.", min=1),
-    out: Path = typer.Option(Path("samples.png"), "--out", help="Output PNG (or folder with --no-grid)."),
+    checkpoint: Path = typer.Argument(..., metavar="RUN",
+                                      help="A run directory or a .pt checkpoint written by `pygan train`."),
+    n: int = typer.Option(64, "--n", "-n", metavar="N", help="How many samples.", min=1),
+    out: Path = typer.Option(Path("samples.png"), "--out", metavar="PATH",
+                             help="Output PNG (or folder with --no-grid)."),
     grid: bool = typer.Option(True, "--grid/--no-grid", help="One grid image, or one PNG per sample."),
     interpolate: bool = typer.Option(False, "--interpolate", help="Latent walks: rows from one z to another."),
-    steps: int = typer.Option(8, "--steps", help="Images per latent walk.", min=2),
-    seed: int = typer.Option(0, "--seed", help="Seed of the latent draws.", min=0, max=MAX_SEED),
+    steps: int = typer.Option(8, "--steps", metavar="N", help="Images per latent walk.", min=2),
+    seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the latent draws.", min=0, max=MAX_SEED),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Use the EMA weights when the run kept them."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("cpu", "--device", metavar="DEVICE", help="cpu or cuda."),
 ) -> None:
     """Generate samples from a trained generator."""
     import torch

@@ -26,36 +26,51 @@ def _key_values(pairs: list[str] | None, flag: str) -> dict[str, str]:
 
 
 def train(
-    arch: str = typer.Option(None, "--arch", help=ARCH_HELP + " Default: dcgan."),
-    plugin: str = typer.Option(None, "--plugin", help=PLUGIN_HELP + " Default: faces."),
-    config: Path = typer.Option(None, "--config", help="TOML file with [data] [model] [train] [output] tables.",
+    arch: str = typer.Option(None, "--arch", metavar="NAME", help=ARCH_HELP + " Default: dcgan."),
+    plugin: str = typer.Option(None, "--plugin", metavar="NAME", help=PLUGIN_HELP + " Default: faces."),
+    config: Path = typer.Option(None, "--config", metavar="FILE",
+                                help="TOML file with [data] [model] [train] [output] tables.",
                                 exists=True, dir_okay=False),
-    data_dir: str = typer.Option(None, "--data-dir", help="Folder of data for the dataset plugin."),
-    image_size: int = typer.Option(None, "--image-size", help="Image side for image datasets."),
-    option: list[str] = typer.Option(None, "--option", "-o", help="Dataset option KEY=VALUE (repeatable)."),
-    arch_option: list[str] = typer.Option(None, "--arch-option", help="Architecture option KEY=VALUE (repeatable)."),
-    epochs: int = typer.Option(None, "--epochs", help="Epochs to train (default 25)."),
-    max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many D steps in total (0 = no limit)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Examples D judges per step (default 64); with "
+    data_dir: str = typer.Option(None, "--data-dir", metavar="FOLDER", help="Folder of data for the dataset plugin."),
+    image_size: int = typer.Option(None, "--image-size", metavar="PIXELS", help="Image side for image datasets."),
+    option: list[str] = typer.Option(None, "--option", "-o", metavar="KEY=VALUE",
+                                     help="Dataset plugin option (repeatable)."),
+    arch_option: list[str] = typer.Option(None, "--arch-option", metavar="KEY=VALUE",
+                                          help="Architecture plugin option (repeatable)."),
+    epochs: int = typer.Option(None, "--epochs", metavar="N", help="Epochs to train (default 25)."),
+    max_steps: int = typer.Option(None, "--max-steps", metavar="N",
+                                  help="Stop after this many D steps in total (0 = no limit)."),
+    batch_size: int = typer.Option(None, "--batch-size", metavar="N",
+                                   help="Examples D judges per step (default 64); with "
                                    "--pack m, m x as many samples."),
-    d_steps: int = typer.Option(None, "--d-steps", help="Discriminator steps per generator step (default 1)."),
-    loss: str = typer.Option(None, "--loss", help="Loss plugin: non-saturating (default), saturating, or any "
+    d_steps: int = typer.Option(None, "--d-steps", metavar="K",
+                                help="Discriminator steps per generator step (default 1)."),
+    loss: str = typer.Option(None, "--loss", metavar="NAME",
+                             help="Loss plugin: non-saturating (default), saturating, or any "
                              "installed (`pygan plugins list`)."),
-    loss_option: list[str] = typer.Option(None, "--loss-option", help="Loss option KEY=VALUE (repeatable)."),
-    reg: list[str] = typer.Option(None, "--reg", help="Regulariser NAME[:weight[:every]], e.g. r1:10:16 "
+    loss_option: list[str] = typer.Option(None, "--loss-option", metavar="KEY=VALUE",
+                                          help="Loss plugin option (repeatable)."),
+    reg: list[str] = typer.Option(None, "--reg", metavar="NAME[:W[:K]]",
+                                  help="Regulariser NAME[:weight[:every]], e.g. r1:10:16 "
                                   "(repeatable; every k-th D step, scaled by k)."),
-    augment: str = typer.Option(None, "--augment", help="Augmentation plugin applied to every batch D sees, "
+    augment: str = typer.Option(None, "--augment", metavar="NAME",
+                                help="Augmentation plugin applied to every batch D sees, "
                                 "e.g. flip."),
-    augment_option: list[str] = typer.Option(None, "--augment-option", help="Augmentation option KEY=VALUE "
-                                             "(repeatable)."),
-    real_label: float = typer.Option(None, "--real-label", help="Real target; 0.9 = one-sided label smoothing."),
-    lr: float = typer.Option(None, "--lr", help="Adam learning rate (default: the architecture's)."),
-    lr_decay: float = typer.Option(None, "--lr-decay", help="Let the lr fall linearly to 0 over this share of "
+    augment_option: list[str] = typer.Option(None, "--augment-option", metavar="KEY=VALUE",
+                                             help="Augmentation plugin option (repeatable)."),
+    real_label: float = typer.Option(None, "--real-label", metavar="LABEL",
+                                     help="Real target; 0.9 = one-sided label smoothing."),
+    lr: float = typer.Option(None, "--lr", metavar="LR", help="Adam learning rate (default: the architecture's)."),
+    lr_decay: float = typer.Option(None, "--lr-decay", metavar="SHARE",
+                                   help="Let the lr fall linearly to 0 over this share of "
                                    "the run's end, e.g. 0.5 (default: the architecture's; 0 = constant)."),
-    seed: int = typer.Option(None, "--seed", help="Seed in [0, 2**32 - 1]: same seed, same CPU numbers (default 0)."),
-    device: str = typer.Option(None, "--device", help="auto (default), cpu, cuda or cuda:N."),
-    ema: float = typer.Option(None, "--ema", help="EMA decay for G's weights, e.g. 0.999 (default off)."),
-    precision: str = typer.Option(None, "--precision", help="fp32, bf16, fp16 (CUDA) or auto (default: bf16 "
+    seed: int = typer.Option(None, "--seed", metavar="N",
+                             help="Seed in [0, 2**32 - 1]: same seed, same CPU numbers (default 0)."),
+    device: str = typer.Option(None, "--device", metavar="DEVICE", help="auto (default), cpu, cuda or cuda:N."),
+    ema: float = typer.Option(None, "--ema", metavar="DECAY",
+                              help="EMA decay for G's weights, e.g. 0.999 (default off)."),
+    precision: str = typer.Option(None, "--precision", metavar="MODE",
+                                  help="fp32, bf16, fp16 (CUDA) or auto (default: bf16 "
                                   "autocast on CUDA and, for image models, on CPUs with AVX512-BF16/AMX)."),
     channels_last: bool = typer.Option(None, "--channels-last/--no-channels-last",
                                        help="Channels-last memory format for image models (default on)."),
@@ -63,17 +78,22 @@ def train(
                                         "the compile time is reported)."),
     sync_bn: bool = typer.Option(None, "--sync-bn/--no-sync-bn", help="Under torchrun: one BatchNorm statistic "
                                  "across processes (CUDA)."),
-    nproc: int = typer.Option(None, "--nproc", help="Launch N data-parallel processes with torchrun.", min=1),
-    pack: int = typer.Option(None, "--pack", help="PacGAN: D judges this many samples at once (default 1); a "
-                             "step then draws pack x batch-size samples."),
-    eval_every: int = typer.Option(None, "--eval-every", help="Run `pygan evaluate` every N epochs into "
+    nproc: int = typer.Option(None, "--nproc", metavar="N",
+                              help="Launch N data-parallel processes with torchrun.", min=1),
+    pack: int = typer.Option(None, "--pack", metavar="M",
+                             help="PacGAN: D judges M samples at once (default 1); "
+                             "each step then draws M x the batch size in samples."),
+    eval_every: int = typer.Option(None, "--eval-every", metavar="N", help="Run `pygan evaluate` every N epochs into "
                                    "metrics.jsonl (default never)."),
-    out: str = typer.Option(None, "--out", help="Run directory (default runs/<arch>-<plugin>-<time>)."),
+    out: str = typer.Option(None, "--out", metavar="FOLDER",
+                            help="Run directory (default runs/<arch>-<plugin>-<time>)."),
     resume_older: bool = typer.Option(False, "--resume-older", help="Allow --resume from an epoch checkpoint "
                                       "older than latest.pt (it replaces latest.pt; later metrics rows are dropped)."),
-    resume: Path = typer.Option(None, "--resume", help="Continue the run in this directory from its last checkpoint."),
-    checkpoint_every: int = typer.Option(None, "--checkpoint-every", help="Also checkpoint every N steps."),
-    log_every: int = typer.Option(None, "--log-every", help="Steps per metrics row (default 10)."),
+    resume: Path = typer.Option(None, "--resume", metavar="RUN",
+                                help="Continue the run in this directory from its last checkpoint."),
+    checkpoint_every: int = typer.Option(None, "--checkpoint-every", metavar="N",
+                                         help="Also checkpoint every N steps."),
+    log_every: int = typer.Option(None, "--log-every", metavar="N", help="Steps per metrics row (default 10)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; one line at the end."),
     as_json: bool = typer.Option(False, "--json", help="Metrics rows as JSON lines on stdout."),
 ) -> None:
