@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,20 @@ from pygan.commands.errors import exit_on_user_error
 
 def evaluate(
     run: Path = typer.Argument(..., help="A run directory or a .pt checkpoint written by `pygan train`."),
-    samples: int = typer.Option(2500, "--samples", min=2, help="Generated samples (2,500 is the mixture protocol)."),
+    samples: int | None = typer.Option(None, "--samples", min=2, help="Generated samples (default: "
+                                       "2,500 on the 2-D mixtures, the protocol; on images as many as the real "
+                                       "samples scored: all of the data up to 2,500, or up to --samples)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the latent draws.", min=0, max=2**32 - 1),
     features: str = typer.Option("pixels", "--features", help="'pixels', or a TorchScript file mapping images "
                                  "to features (e.g. an exported Inception network) for FID."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Measure a trained generator against its dataset."""
+    # Progress goes to stderr; with --json only on a terminal, so captured output is the JSON alone.
+    show = not as_json or sys.stderr.isatty()
     with exit_on_user_error():
-        report = evaluate_run(run, samples=samples, seed=seed, features=features)
+        report = evaluate_run(run, samples=samples, seed=seed, features=features,
+                              progress=(lambda text: typer.echo(f"{text} ...", err=True)) if show else None)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
@@ -29,6 +35,9 @@ def evaluate(
         if isinstance(value, dict):
             for k, v in value.items():
                 typer.echo(f"{k}: {v}")
+        elif key == "warnings":
+            for text in value:
+                typer.echo(f"warning: {text}")
         else:
             typer.echo(f"{key}: {value}")
 

@@ -125,7 +125,8 @@ _KID_GRAM_LIMIT = 1 << 24  # float64 entries (128 MB) up to which the full kerne
 
 def kernel_inception_distance(features1: torch.Tensor, features2: torch.Tensor, *, subsets: int = 100,
                               subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """Mean and standard deviation over subsets of the unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3.
+    """Mean and standard deviation over subsets of the unbiased MMD^2 with k(x, y) = (x.y / d + 1)^3
+    (one subset, standard deviation 0, when `subset_size` covers both sets).
 
     When the three kernel matrices of all samples fit in `_KID_GRAM_LIMIT` entries they are formed
     once and the subsets index into them (the subsets then cost O(m^2), not O(m^2 d) each)."""
@@ -134,6 +135,8 @@ def kernel_inception_distance(features1: torch.Tensor, features2: torch.Tensor, 
     m = min(subset_size, len(x), len(y))
     if m < 2:
         raise ValueError("KID needs at least 2 samples in each feature set")
+    if m == len(x) == len(y):
+        subsets = 1  # every subset is all of both sets: one value, no spread to measure
     generator = torch.Generator().manual_seed(seed)
     whole = len(x) ** 2 + len(y) ** 2 + len(x) * len(y) <= _KID_GRAM_LIMIT
     if whole:

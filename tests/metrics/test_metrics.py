@@ -107,3 +107,12 @@ def test_kid_from_the_whole_kernel_matrices_equals_kid_per_subset(monkeypatch):
     per_subset = kernel_inception_distance(x, y, subsets=10, subset_size=30)
     assert whole[0] > 0
     assert whole == pytest.approx(per_subset, rel=1e-9)
+
+
+def test_kid_on_subsets_covering_both_sets_is_one_value():
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(30, 8, generator=g), torch.randn(30, 8, generator=g) + 0.5
+    mean, std = kernel_inception_distance(x, y, subsets=100, subset_size=1000)
+    assert mean > 0 and std == 0.0
+    _, spread = kernel_inception_distance(x, y, subsets=20, subset_size=20)
+    assert spread > 0
