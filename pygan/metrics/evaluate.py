@@ -60,7 +60,7 @@ def _collect(batches: Iterator[torch.Tensor], count: int, extract: Callable[[tor
     return out
 
 
-def bias_warning(samples: int, dimensions: int) -> str:
+def _bias_warning(samples: int, dimensions: int) -> str:
     return (f"Frechet distance from {samples} samples in {dimensions} dimensions is dominated by estimation "
             "bias; use more samples or --features with fewer dimensions")
 
@@ -122,5 +122,5 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
                               "frechet_distance": frechet_distance(real_f, fake_f), "kid": kid_mean,
                               "kid_std": None if subset == count == n else kid_std}  # None: one subset
     if min(n, count) < dimensions:
-        report["warnings"] = [bias_warning(min(n, count), dimensions)]
+        report["warnings"] = [_bias_warning(min(n, count), dimensions)]
     return report
