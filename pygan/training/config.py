@@ -27,6 +27,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # The trainer derives further seeds from --seed (seed + 1, seed + 2, seed + rank, seed * 1_000_003 + epoch);
 # 32 bits leave all of them far inside the 64 bits torch's generators take.
 MAX_SEED = 2**32 - 1
+MAX_THREADS = 1024
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
@@ -71,6 +72,7 @@ class TrainConfig:
     sync_bn: bool = False  # under torchrun: synchronise BatchNorm statistics across processes (CUDA)
     pack: int = 1  # PacGAN packing: D judges `pack` samples at once (concatenated), against mode collapse
     eval_every: int = 0  # evaluate (pygan evaluate) every N epochs into metrics.jsonl; 0 = never
+    threads: int = 0  # CPU threads; 0 = auto: the cores other processes leave free when the run starts
 
 
 @dataclass
@@ -119,6 +121,8 @@ class Config:
             (t.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"),
             (t.pack >= 1, f"--pack must be >= 1 (1 = no packing), got {t.pack}"),
             (t.eval_every >= 0, f"--eval-every must be >= 0 (0 = never), got {t.eval_every}"),
+            (0 <= t.threads <= MAX_THREADS,
+             f"--threads must lie in [0, {MAX_THREADS}] (0 = auto: the free cores), got {t.threads}"),
             (_DEVICE.fullmatch(t.device) is not None,
              f"--device must be auto, cpu, cuda or cuda:N (N a GPU index, e.g. cuda:0), got {t.device!r}"),
             (o.samples >= 1, f"samples must be >= 1, got {o.samples}"),

@@ -43,6 +43,7 @@ class Precision:
     name: str                            # fp32 | bf16 | fp16
     autocast_dtype: torch.dtype | None   # None = no autocast
     reason: str                          # why this precision, for the run's log
+    warning: str | None = None           # a choice the user forced that will run badly here
 
     @property
     def needs_grad_scaler(self) -> bool:
@@ -74,4 +75,9 @@ def resolve(requested: str, device: torch.device, image_model: bool) -> Precisio
     if requested == "fp16" and device.type != "cuda":
         raise ConfigError("--precision fp16 needs a CUDA device (float16 on the CPU is slow and needs loss "
                           "scaling); on the CPU use --precision bf16 or fp32")
-    return Precision(requested, _DTYPES[requested], reason)
+    warning = None
+    if requested == "bf16" and device.type == "cpu" and not cpu_bf16_features():
+        warning = ("--precision bf16 on a CPU without bfloat16 instructions (no AVX512-BF16, no AMX) runs "
+                   "emulated: a DCGAN 64 px step measured 0.03x the speed of fp32 on an AMD EPYC (Zen 3, AVX2); "
+                   "--precision auto picks fp32 here")
+    return Precision(requested, _DTYPES[requested], reason, warning)

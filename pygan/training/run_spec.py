@@ -61,6 +61,7 @@ class TrainSettings:
     sync_bn: bool
     pack: int
     eval_every: int
+    threads: int = 0  # as asked (0 = auto); the count a run used is in its metrics rows
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,8 @@ def resolve(config: Config) -> RunSpec:
         seed=t.seed, device=t.device, ema=t.ema, precision=chosen.name,
         # channels-last spares oneDNN/cuDNN layout conversions around convolutions; recorded as applied
         channels_last=bool(t.channels_last and spec.is_image and _has_convolutions(arch, spec, model_options)),
-        compile=t.compile, sync_bn=t.sync_bn, pack=t.pack, eval_every=t.eval_every)
+        compile=t.compile, sync_bn=t.sync_bn, pack=t.pack, eval_every=t.eval_every,
+        threads=t.threads)
     output = OutputSettings(out=out, samples=o.samples, checkpoint_every=o.checkpoint_every,
                             keep_checkpoints=o.keep_checkpoints, log_every=o.log_every)
     return RunSpec(config.data.plugin, MappingProxyType(data_options), config.model.arch,

@@ -20,7 +20,7 @@ import torch
 from pygan import plugins
 from pygan.atomic import write_text_atomic
 from pygan.plugin_checks import checked_load
-from pygan.training import checkpoint, distributed, run_dir, seeds
+from pygan.training import checkpoint, distributed, run_dir, seeds, threads
 from pygan.training.checkpoint_checks import check_keys, load_weights
 from pygan.training.config import Config, ConfigError, dumps
 from pygan.training.errors import Interrupted, NonFiniteLoss, TrainingError, TrainingStopped
@@ -82,6 +82,8 @@ class Trainer:
         self.compile_seconds: float | None = None
         self._stop_requested = False
         self._row_step = 0  # the step of the last metrics row
+        self.threads: threads.ThreadChoice | None = None
+        self._contention: threads.ContentionWatch | None = None
         if state is not None:
             self._load_state(state, path)
         self.hooks = hooks if hooks is not None else standard_hooks(reporter or SilentReporter(),
@@ -183,7 +185,9 @@ class Trainer:
         means = self.gan.log.read(self.dist)
         row = {"step": self.step, "epoch": self.epoch + 1, **means,
                "images_per_s": steps * self.samples_per_step / max(elapsed, 1e-9),
-               "lr": self.gan.opt_g.param_groups[0]["lr"]}
+               "lr": self.gan.opt_g.param_groups[0]["lr"], "threads": torch.get_num_threads()}
+        if self._contention is not None and (note := self._contention.check()):
+            self._message(note)
         if self.gan.loss.minimax_value(self.run.train.loss_options):
             # V(D, G) = -loss_D <= V(D*, G) = -log 4 + 2 JSD(p_data || p_g): a lower bound on the JSD
             row["jsd_lower_bound"] = max(0.0, math.log(2) - means["loss_d"] / 2)
@@ -200,6 +204,7 @@ class Trainer:
         previous: dict = {}
         started = time.perf_counter()
         reason = None
+        threads_before = torch.get_num_threads()
         try:
             if main:
                 if not self.resumed:
@@ -208,6 +213,9 @@ class Trainer:
                 run_dir.check_writable(self.run_dir)
                 run_dir.clean_stale_temps(self.run_dir)
                 write_text_atomic(dumps(self.config), self.run_dir / "config.toml")
+            self._choose_threads()
+            if self.gan.precision.warning:
+                self._message(self.gan.precision.warning)
             self.metrics = MetricsLog(self.run_dir / "metrics.jsonl" if main else None)
             self.metrics.truncate_after(self.step)
             if threading.current_thread() is threading.main_thread():
@@ -227,12 +235,14 @@ class Trainer:
             finally:
                 for signum, handler in previous.items():
                     signal.signal(signum, handler)
+                torch.set_num_threads(threads_before)  # a notebook's later work keeps its own setting
                 if lock is not None:
                     lock.release()
                 distributed.teardown(self.dist)
         return {"run_dir": str(self.run_dir), "steps": self.step, "epochs": self.epoch,
                 "seconds": time.perf_counter() - started, "compile_seconds": self.compile_seconds,
                 "precision": self.gan.precision.name, "channels_last": self.run.train.channels_last,
+                "threads": self.threads.threads if self.threads else None,
                 "last": next((r for r in reversed(self.metrics.rows) if "loss_d" in r), None)}
 
     def _loop(self) -> str:
@@ -288,6 +298,15 @@ class Trainer:
         self.compile_seconds = time.perf_counter() - start
         self._message(f"compiled G and D in {self.compile_seconds:.1f} s (first step)")
         self.metrics.append({"step": self.step, "epoch": self.epoch + 1, "compile_seconds": self.compile_seconds})
+
+    def _choose_threads(self) -> None:
+        """--threads, or auto: the cores other processes leave free now; said when it is fewer than all."""
+        self.threads = threads.choose(self.run.train.threads)
+        threads.apply(self.threads)
+        if self.threads.threads < self.threads.cores or self.threads.reason.startswith("--threads"):
+            self._message(f"{self.threads.threads} of {self.threads.cores} cores ({self.threads.reason})")
+        if self.device.type == "cpu":
+            self._contention = threads.ContentionWatch(self.threads.threads, self.threads.cores)
 
     def _reached_max_steps(self) -> bool:
         return bool(self.run.train.max_steps) and self.step >= self.run.train.max_steps

@@ -91,3 +91,12 @@ def test_compile_trains_like_eager_and_reports_its_compile_time(tmp_path):
     for p, q in zip(eager.generator.parameters(), compiled.generator.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=1e-3, atol=1e-4)
     assert _saved_train(tmp_path / "compiled")["compile"] is True
+
+
+def test_bf16_forced_on_a_cpu_without_bf16_instructions_is_warned_about(monkeypatch):
+    monkeypatch.setattr(prec, "cpu_bf16_features", lambda: ())
+    chosen = prec.resolve("bf16", torch.device("cpu"), image_model=True)
+    assert chosen.name == "bf16" and "without bfloat16 instructions" in chosen.warning
+    assert prec.resolve("auto", torch.device("cpu"), image_model=True).warning is None
+    monkeypatch.setattr(prec, "cpu_bf16_features", lambda: ("avx512_bf16",))
+    assert prec.resolve("bf16", torch.device("cpu"), image_model=True).warning is None

@@ -36,7 +36,7 @@ def test_a_two_step_run_produces_every_artifact(tiny_images, tmp_path):
     assert 'arch = "dcgan"' in saved and "image_size = 16" in saved and "lr = 0.0002" in saved
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
-    assert set(rows[0]) == {"step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "lr",
+    assert set(rows[0]) == {"step", "epoch", "loss_d", "loss_g", "d_real", "d_fake", "images_per_s", "lr", "threads",
                             "jsd_lower_bound"}
     assert all(r["jsd_lower_bound"] == max(0.0, math.log(2) - r["loss_d"] / 2) for r in rows)
     assert all(r["lr"] == 2e-4 for r in rows)  # dcgan keeps a constant lr

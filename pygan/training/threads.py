@@ -1,0 +1,165 @@
+"""How many CPU threads a run uses (`--threads N`, default auto), and whether other processes
+compete for the same cores while it trains.
+
+OpenMP threads spin while they wait for each other, so two threads on two cores that another
+process also keeps busy run far slower than one thread would (on a 2-core EPYC beside one busy
+process: 35 img/s with 2 threads, 123 img/s with 1). auto therefore counts the cores that are
+actually free when the run starts (from /proc/stat, over a fraction of a second) instead of all
+cores, and the watcher says so during the run when others start to compete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+SAMPLE_SECONDS = 0.3      # how long auto looks at the other processes' load before choosing
+BUSY_THRESHOLD = 0.5      # cores another process must keep busy to count as taken
+_PROC_STAT = Path("/proc/stat")
+
+
+def usable_cores() -> list[int] | None:
+    """The CPUs this process may run on (its affinity mask), or None where that is unknown."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def cpu_quota() -> float | None:
+    """A cgroup v2 CPU limit (cpu.max, in cores), or None where there is none."""
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    try:
+        return int(quota) / int(period)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def core_count() -> int:
+    """The cores this process can use: its affinity mask, capped by a cgroup CPU quota."""
+    cores = usable_cores()
+    n = len(cores) if cores else (os.cpu_count() or 1)
+    quota = cpu_quota()
+    if quota is not None:
+        n = min(n, max(1, math.floor(quota)))
+    return max(1, n)
+
+
+def _busy_jiffies(cpus: list[int] | None) -> int | None:
+    """Busy time of `cpus` (all CPUs when None) since boot, in clock ticks, from /proc/stat."""
+    try:
+        lines = _PROC_STAT.read_text().splitlines()
+    except OSError:
+        return None
+    wanted = None if cpus is None else {f"cpu{c}" for c in cpus}
+    total = 0
+    for line in lines:
+        name, *fields = line.split()
+        if not name.startswith("cpu") or (name == "cpu") != (wanted is None):
+            continue
+        if wanted is not None and name not in wanted:
+            continue
+        # user nice system idle iowait irq softirq steal: all but idle and iowait are busy
+        values = [int(v) for v in fields[:8]]
+        total += sum(values) - values[3] - values[4]
+    return total
+
+
+def _own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+class LoadSampler:
+    """The load other processes put on this process's cores between two calls of `others()`."""
+
+    def __init__(self) -> None:
+        self.cpus = usable_cores()
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._last = self._read()
+
+    def _read(self) -> tuple[float, int | None, float]:
+        return time.monotonic(), _busy_jiffies(self.cpus), _own_cpu_seconds()
+
+    def others(self) -> float | None:
+        """Cores kept busy by other processes since the last call (None where /proc/stat is absent)."""
+        now = self._read()
+        (t0, busy0, own0), (t1, busy1, own1) = self._last, now
+        self._last = now
+        if busy0 is None or busy1 is None or t1 - t0 <= 0.0:
+            return None
+        all_busy = (busy1 - busy0) / self.tick
+        return max(0.0, (all_busy - (own1 - own0)) / (t1 - t0))
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    threads: int
+    cores: int
+    busy_elsewhere: float | None  # cores other processes kept busy when auto chose (None: not measured)
+    reason: str
+
+
+def choose(requested: int, sample_seconds: float = SAMPLE_SECONDS) -> ThreadChoice:
+    """The thread count for a run: `requested` if > 0; else an explicit OMP_NUM_THREADS; else the
+    cores free of other processes' load (at least 1)."""
+    cores = core_count()
+    if requested > 0:
+        return ThreadChoice(requested, cores, None, f"--threads {requested}")
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return ThreadChoice(int(env), cores, None, f"OMP_NUM_THREADS={env}")
+    sampler = LoadSampler()
+    time.sleep(sample_seconds)
+    others = sampler.others()
+    if others is None:
+        return ThreadChoice(cores, cores, None, f"auto: {cores} cores")
+    taken = math.floor(others + 1.0 - BUSY_THRESHOLD)  # a core counts as taken from half a core of load
+    threads = max(1, cores - taken)
+    if threads < cores:
+        reason = f"auto: other processes keep {others:.1f} of {cores} cores busy"
+    else:
+        reason = f"auto: {cores} cores free"
+    return ThreadChoice(threads, cores, others, reason)
+
+
+def apply(choice: ThreadChoice) -> None:
+    if torch.get_num_threads() != choice.threads:
+        torch.set_num_threads(choice.threads)
+
+
+class ContentionWatch:
+    """Between metrics rows: do other processes compete for the run's cores? Returns a line to show
+    when that starts or stops (None otherwise)."""
+
+    def __init__(self, threads: int, cores: int) -> None:
+        self.threads, self.cores = threads, cores
+        self.sampler = LoadSampler()
+        self.contended = False
+        self.last_others: float | None = None
+
+    def check(self) -> str | None:
+        others = self.sampler.others()
+        self.last_others = others
+        if others is None:
+            return None
+        contended = self.threads + others > self.cores + BUSY_THRESHOLD
+        if contended == self.contended:
+            return None
+        self.contended = contended
+        if contended:
+            better = max(1, self.cores - math.floor(others + 1.0 - BUSY_THRESHOLD))
+            hint = f"--threads {better} would run faster" if better < self.threads else "training slows down"
+            return (f"other processes keep {others:.1f} of {self.cores} cores busy beside this run's "
+                    f"{self.threads} threads: {hint} (README: running two jobs at once)")
+        return f"the cores are free again ({self.threads} threads)"
