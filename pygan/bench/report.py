@@ -15,14 +15,32 @@ from rich.table import Table
 from pygan.atomic import write_bytes_atomic
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor()
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
         pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
+    return fields
+
+
+# The instruction sets that decide which kernels run (pygan's, ATen's and oneDNN's builds).
+_ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def machine() -> dict[str, Any]:
+    fields = _cpuinfo()
+    cpu = fields.get("model name") or platform.processor()
+    flags = set(fields.get("flags", "").split())
+    info = {"cpu": cpu, "cpu_family": fields.get("cpu family"), "cpu_model": fields.get("model"),
+            "cpu_flags": [f for f in _ISA_FLAGS if f in flags],
+            "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "python": platform.python_version()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
@@ -32,6 +50,21 @@ def machine() -> dict[str, Any]:
     except ImportError:
         pass
     return info
+
+
+def describe(info: dict[str, Any]) -> str:
+    """One line naming the machine a table was measured on: CPU model, family, ISA, threads."""
+    cpu = info.get("cpu") or "unknown CPU"
+    if info.get("cpu_family"):
+        cpu += f" (family {info['cpu_family']} model {info.get('cpu_model')})"
+    flags = info.get("cpu_flags")
+    isa = ", ".join(flags) if flags else "no AVX2"
+    line = (f"measured on {cpu}; {isa}; pygan kernels {info.get('pygan_cpu_isa', '?')}, ATen "
+            f"{info.get('cpu_capability', '?')}; {info.get('threads')} threads of {info.get('cores')} cores; "
+            f"torch {info.get('torch')}")
+    if info.get("gpu"):
+        line += f"; GPU {info['gpu']}"
+    return line
 
 
 def _fmt_us(us: float) -> str:
@@ -113,7 +146,15 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
 
 
 def print_tables(console: Console, result: dict[str, Any]) -> None:
+    """Each table, followed by the machine it was measured on (numbers differ by CPU family)."""
+    where = describe(result["machine"]) if "machine" in result else None
     if "ops" in result:
         console.print(ops_table(result["ops"]["rows"]))
+        if where:
+            console.print(where)
     if "train" in result:
         console.print(train_table(result["train"]))
+        if where:
+            console.print(where)
+        for note in result["train"].get("skipped", []):
+            console.print(note)

@@ -78,6 +78,8 @@ def train(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     compile_variants: bool = typer.Option(True, "--compile/--no-compile",
                                           help="Include the torch.compile variants (they compile first)."),
+    bf16: bool = typer.Option(None, "--bf16/--no-bf16", show_default=False,
+                              help="Time the forced-bf16 variant (default: where bfloat16 runs natively)."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
 ) -> None:
     """Images/s of a DCGAN training step: plain eager fp32 against pygan fp32, pygan --precision auto
@@ -88,11 +90,12 @@ def train(
 
     dev = _setup(device)
     console = Console(width=120)
-    variants = tuple(v for v in train_step.VARIANTS if compile_variants or not v.compile)
+    variants, skipped = train_step.choose_variants(dev, compile_variants, bf16)
     with console.status("timing training steps") as status:
         result = {"machine": report.machine(),
                   "train": train_step.run(dev, size, batch, steps, repeats, variants,
                                           progress=lambda text: status.update(f"timing {text}"))}
+    result["train"]["skipped"] = skipped
     report.print_tables(console, result)
     _write(result, json_path)
 
@@ -111,7 +114,7 @@ def quality(
     from rich.table import Table
 
     from pygan.bench import quality as quality_bench
-    from pygan.bench.report import machine
+    from pygan.bench.report import describe, machine
 
     console = Console(width=120)
     with console.status("training") as status:
@@ -131,4 +134,5 @@ def quality(
         table.add_row(data, f"PacGAN paper, {setting}", f"{modes}", f"{hq}%", "")
     console.print(table)
     result["machine"] = machine()
+    console.print(describe(result["machine"]))
     _write(result, json_path)

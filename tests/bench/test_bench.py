@@ -120,3 +120,35 @@ def test_train_bench_reports_every_variant_against_plain_eager():
 def test_bench_refuses_an_unknown_case():
     result = CliRunner().invoke(app, ["bench", "--quick", "--op", "conv"])
     assert result.exit_code == 2 and "unknown case 'conv'" in result.output and "bn_leaky_relu" in result.output
+
+
+def test_train_bench_leaves_out_emulated_bf16_and_says_so(monkeypatch):
+    from pygan.bench import train_step
+    from pygan.training import precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(precision, "cpu_bf16_features", lambda: ())
+    variants, skipped = train_step.choose_variants(cpu, with_compile=False, bf16=None)
+    assert "pygan bf16" not in [v.label for v in variants] and skipped == [train_step.BF16_SKIPPED]
+    variants, skipped = train_step.choose_variants(cpu, with_compile=False, bf16=True)
+    assert "pygan bf16" in [v.label for v in variants] and not skipped
+    monkeypatch.setattr(precision, "cpu_bf16_features", lambda: ("avx512_bf16",))
+    variants, _ = train_step.choose_variants(cpu, with_compile=True, bf16=None)
+    assert [v.label for v in variants] == [v.label for v in train_step.VARIANTS]
+
+
+def test_every_bench_table_names_the_machine():
+    from rich.console import Console
+
+    from pygan.bench import report
+
+    info = report.machine()
+    line = report.describe(info)
+    assert info["cpu"] and line.startswith(f"measured on {info['cpu']}") and "threads of" in line
+    console = Console(width=200, record=True)
+    rows = [{"provider": "plain eager fp32", "precision": "fp32", "channels_last": False,
+             "median_ms_per_step": 10.0, "images_per_s": 6.4, "speedup_vs_plain_eager": 1.0}]
+    report.print_tables(console, {"machine": info, "train": {"size": 16, "batch": 4, "rows": rows,
+                                                              "skipped": ["a note"]}})
+    text = console.export_text()
+    assert line in text and "a note" in text
