@@ -11,7 +11,12 @@ import torch
 import pygan.ops
 from pygan import _extension
 from pygan.ops import registry
-from pygan.training import precision
+from pygan.training import precision, threads
+
+# Why channels-last is the default for convolutional models on every CPU family: `pygan bench train`'s
+# "pygan fp32" (NHWC) against "pygan fp32 NCHW" on an AVX2 EPYC and an AVX-512 Xeon (benchmarks/).
+CHANNELS_LAST_RULE = ("on for convolutional models on every CPU: oneDNN's DCGAN steps ran faster in NHWC with AVX2 "
+                      "and with AVX-512 (pygan bench train); --no-channels-last turns it off")
 
 
 def user_ops() -> tuple[str, ...]:
@@ -69,6 +74,8 @@ def collect() -> dict[str, Any]:
         "cuda_kernels_compiled": bool(c.compiled_with_cuda()) if c is not None else False,
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
+        "threads_auto_train": threads.choose(0, sample_seconds=0.2).threads,
+        "channels_last_default": CHANNELS_LAST_RULE,
         "cuda_available": torch.cuda.is_available(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "cpu_bf16_features": list(precision.cpu_bf16_features()),

@@ -40,6 +40,7 @@ class Variant:
 VARIANTS = (
     Variant("plain eager fp32", pygan=False, precision="fp32", channels_last=False),
     Variant("pygan fp32", pygan=True, precision="fp32", channels_last=True),
+    Variant("pygan fp32 NCHW", pygan=True, precision="fp32", channels_last=False),
     Variant("pygan auto", pygan=True, precision="auto", channels_last=True),
     Variant("pygan bf16", pygan=True, precision="bf16", channels_last=True),
     Variant("pygan fp32 --compile", pygan=True, precision="fp32", channels_last=True, compile=True),
