@@ -74,6 +74,8 @@ def train(
                                   "autocast on CUDA and, for image models, on CPUs with AVX512-BF16/AMX)."),
     channels_last: bool = typer.Option(None, "--channels-last/--no-channels-last",
                                        help="Channels-last memory format for image models (default on)."),
+    threads: int = typer.Option(None, "--threads", metavar="N",
+                                help="CPU threads (default 0 = auto: the cores other processes leave free)."),
     compile_models: bool = typer.Option(None, "--compile/--no-compile", help="torch.compile G and D (default off; "
                                         "the compile time is reported)."),
     sync_bn: bool = typer.Option(None, "--sync-bn/--no-sync-bn", help="Under torchrun: one BatchNorm statistic "
@@ -118,7 +120,7 @@ def train(
     train_values = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, d_steps=d_steps, loss=loss,
                         real_label=real_label, lr=lr, lr_decay=lr_decay, seed=seed, device=device, ema=ema,
                         precision=precision, channels_last=channels_last, compile=compile_models, sync_bn=sync_bn,
-                        pack=pack, eval_every=eval_every, regularisers=reg or None, augment=augment,
+                        pack=pack, eval_every=eval_every, threads=threads, regularisers=reg or None, augment=augment,
                         loss_options=_key_values(loss_option, "--loss-option") or None,
                         augment_options=_key_values(augment_option, "--augment-option") or None)
     output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every)

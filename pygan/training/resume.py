@@ -9,8 +9,13 @@ from pygan.training.config import Config, ConfigError, from_dict
 
 # Options that may change when a run resumes; anything else would make it a different run.
 RESUMABLE_OVERRIDES = {("train", "epochs"), ("train", "max_steps"), ("train", "device"), ("train", "eval_every"),
-                       ("train", "compile"),
+                       ("train", "compile"), ("train", "threads"),
                        ("output", "checkpoint_every"), ("output", "log_every")}
+# The command-line flag of each config key whose flag is not simply --key-with-dashes.
+CLI_FLAGS = {("train", "regularisers"): "--reg", ("train", "loss_options"): "--loss-option",
+             ("train", "augment_options"): "--augment-option"}
+# Config keys no `pygan train` flag sets (TOML only): errors name them as the config file does.
+TOML_ONLY = {("train", "beta1"), ("train", "beta2"), ("output", "samples"), ("output", "keep_checkpoints")}
 CHECKPOINT_KEYS = ("config", "spec", "step", "epoch", "batch_in_epoch", "generator", "discriminator", "opt_g",
                    "opt_d", "z_rng", "torch_rng", "fixed_noise", "averages")
 
@@ -22,8 +27,15 @@ def resumed_config(state: dict[str, Any], overrides: dict[tuple[str, str], Any],
         if value is None:
             continue
         if (section, key) not in RESUMABLE_OVERRIDES:
-            allowed = ", ".join(f"--{k.replace('_', '-')}" for _, k in sorted(RESUMABLE_OVERRIDES))
-            raise ConfigError(f"--{key.replace('_', '-')} cannot change when resuming (it would be another run); "
+            allowed = ", ".join(flag(*k) for k in sorted(RESUMABLE_OVERRIDES))
+            raise ConfigError(f"{flag(section, key)} cannot change when resuming (it would be another run); "
                               f"only {allowed} can")
         setattr(getattr(config, section), key, value)
     return config
+
+
+def flag(section: str, key: str) -> str:
+    """How the user sets config key `section.key`: its `pygan train` flag, or `[section] key` in TOML."""
+    if (section, key) in TOML_ONLY:
+        return f"[{section}] {key}"
+    return CLI_FLAGS.get((section, key), f"--{key.replace('_', '-')}")
