@@ -7,7 +7,6 @@ the kernels at `import pygan`, as it always did: `torch.ops.pygan.*` is register
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
@@ -28,12 +27,15 @@ __all__ = ["__version__", *_OPS]
 
 def __getattr__(name: str) -> Any:
     if name in _OPS:
-        return getattr(importlib.import_module("pygan.ops"), name)
+        return getattr(__getattr__("ops"), name)
     if name == "_C":  # the extension links against torch: load torch first
-        importlib.import_module("torch")
+        import torch  # noqa: F401
     if not name.startswith("__"):
-        try:  # a submodule not imported yet: `import pygan; pygan.ops.fused_leaky_relu(...)`
-            return importlib.import_module(f"{__name__}.{name}")
+        # A submodule not imported yet (`import pygan; pygan.ops.fused_leaky_relu(...)`). __import__, not
+        # importlib.import_module: the extension's one warning names this line, not one inside importlib.
+        try:
+            __import__(f"{__name__}.{name}")
+            return sys.modules[f"{__name__}.{name}"]
         except ModuleNotFoundError as exc:
             if exc.name != f"{__name__}.{name}":
                 raise
@@ -45,4 +47,4 @@ def __dir__() -> list[str]:
 
 
 if "torch" in sys.modules:  # torch is paid for already: load the kernels (or warn once) as before
-    importlib.import_module("pygan.ops")
+    __getattr__("ops")

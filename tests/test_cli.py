@@ -158,7 +158,7 @@ def test_train_then_sample_then_resume(tmp_path):
     run = tmp_path / "run"
     result = runner.invoke(app, ["train", *RING, "--epochs", "1", "--out", str(run), "--quiet"])
     assert result.exit_code == 0, result.output
-    assert "done: 8 steps, 1 epochs" in result.output
+    assert "done: 8 steps, 1 epoch in" in result.output
     assert (run / "samples" / "epoch-0001.png").is_file()
     result = runner.invoke(app, ["sample", str(run), "--out", str(tmp_path / "s.png"), "--n", "100"])
     assert result.exit_code == 0 and (tmp_path / "s.png").is_file()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +111,7 @@ def train(
             _relaunch_with_torchrun(nproc)
         from pygan.training import Trainer
         from pygan.training import config as cfg
-        from pygan.training.progress import JsonReporter, RichReporter, SilentReporter, format_row
+        from pygan.training.progress import JsonReporter, RichReporter, SilentReporter, format_extent, format_row
         from pygan.training.trainer import Interrupted, NonFiniteLoss
 
     data_options: dict[str, Any] = _key_values(option, "--option")
@@ -128,7 +130,14 @@ def train(
     reporter = (JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()) if main_rank \
         else SilentReporter()
 
-    with exit_on_user_error(NOT_STARTED):
+    def warn(text: str) -> None:
+        if isinstance(reporter, RichReporter):
+            reporter.message(f"warning: {text}")
+        else:  # --quiet and --json still say what was skipped, on stderr
+            rank = "" if main_rank else f" (rank {os.environ.get('RANK')})"
+            typer.echo(f"warning{rank}: {text}", err=True)
+
+    with _pygan_warnings_to(warn), exit_on_user_error(NOT_STARTED):
         if resume is not None:
             given = {"--arch": arch, "--plugin": plugin, "--config": config, "--out": out}
             given.update({"--option": option or None, "--arch-option": arch_option or None,
@@ -149,7 +158,7 @@ def train(
             cfg.apply_overrides(config_obj, "output", output_values)
             trainer = Trainer(config_obj, reporter=reporter)
     try:
-        with exit_on_user_error():
+        with _pygan_warnings_to(warn), exit_on_user_error():
             summary = trainer.fit()
     except Interrupted as exc:
         typer.echo(str(exc), err=True)
@@ -159,13 +168,38 @@ def train(
         raise typer.Exit(1) from None
     if not main_rank:
         return
+    # "epochs" counts whole epochs; a run cut inside one also says how far into it it got
+    summary.setdefault("batch_in_epoch", trainer.batch_in_epoch)
+    summary.setdefault("batches_per_epoch", trainer.batches_per_epoch)
+    summary.setdefault("epochs_planned", trainer.run.train.epochs)
     if as_json:
         typer.echo(json.dumps({"summary": summary}))
     else:
         last = summary["last"]
         detail = f"; last: {format_row(last)}" if last else ""
-        typer.echo(f"done: {summary['steps']} steps, {summary['epochs']} epochs in {summary['seconds']:.0f} s"
-                   f"{detail}\nrun directory: {summary['run_dir']}")
+        extent = format_extent(summary["steps"], summary["epochs"], summary["batch_in_epoch"],
+                               summary["batches_per_epoch"], summary["epochs_planned"])
+        typer.echo(f"done: {extent} in {summary['seconds']:.0f} s{detail}\nrun directory: {summary['run_dir']}")
+
+
+@contextlib.contextmanager
+def _pygan_warnings_to(say: Callable[[str], None]) -> Iterator[None]:
+    """pygan's own warnings (those of classes defined in pygan, e.g. a skipped corrupt image) as one line
+    through `say`, not Python's two-line form with a source line; other warnings are shown as usual.
+    Library callers keep the plain `warnings.warn`."""
+    import warnings
+
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if category.__module__.partition(".")[0] == "pygan":
+                say(str(message))
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 def _relaunch_with_torchrun(nproc: int) -> None:

@@ -30,6 +30,10 @@ class ImageFolderError(PyganError, RuntimeError):
     """The folder is missing, empty, or holds no readable image."""
 
 
+class ImageFolderWarning(UserWarning):
+    """Images were skipped (corrupt, too large, an unreadable mode); `pygan train` shows it as one line."""
+
+
 def find_images(root: str | Path) -> list[Path]:
     root = Path(root).expanduser()
     if not root.exists():
@@ -62,16 +66,19 @@ def _too_large() -> str:
             "(raise PIL.Image.MAX_IMAGE_PIXELS to read them)")
 
 
-def _scan_problem(path: Path) -> str | None:
-    """None if `path` looks readable from its header, else why not: CORRUPT, too large, or an unsupported mode."""
+def _scan(path: Path) -> tuple[str | None, tuple[int, int] | None]:
+    """(None, (width, height)) if `path` looks readable from its header, else (why not, None): CORRUPT, too
+    large, or an unsupported mode. The size comes from the header: nothing is decoded."""
     try:
         with _open(path) as img:
+            size = img.size
             img.verify()
-            return unsupported_mode(img.mode)
+            problem = unsupported_mode(img.mode)
+            return problem, None if problem else size
     except TOO_LARGE:
-        return _too_large()
+        return _too_large(), None
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-        return CORRUPT
+        return CORRUPT, None
 
 
 def _warn_skipped(root: str | Path, problems: dict[Path, str]) -> None:
@@ -81,7 +88,7 @@ def _warn_skipped(root: str | Path, problems: dict[Path, str]) -> None:
     for reason, paths in by_reason.items():
         names = ", ".join(p.name for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
         what = "corrupt image(s)" if reason == CORRUPT else f"image(s) whose {reason}"
-        warnings.warn(f"skipped {len(paths)} {what} under {str(root)!r}: {names}", stacklevel=3)
+        warnings.warn(f"skipped {len(paths)} {what} under {str(root)!r}: {names}", ImageFolderWarning, stacklevel=3)
 
 
 def to_square_tensor(img: Image.Image, size: int, channels: int) -> torch.Tensor:
@@ -106,8 +113,10 @@ class ImageFiles(torch.utils.data.Dataset):
         if not 1 <= size <= MAX_IMAGE_SIZE:
             raise ValueError(f"image size must be in [1, {MAX_IMAGE_SIZE}], got {size}")
         candidates = find_images(root)
-        problems = {p: reason for p in candidates if (reason := _scan_problem(p))}
+        scanned = {p: _scan(p) for p in candidates}
+        problems = {p: reason for p, (reason, _) in scanned.items() if reason}
         self.files = [p for p in candidates if p not in problems]
+        self.source_sizes = [scanned[p][1] for p in self.files]  # (width, height) of each file, from its header
         if problems:
             _warn_skipped(root, problems)
         if not self.files:
@@ -121,6 +130,16 @@ class ImageFiles(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return len(self.files)
+
+    def notes(self) -> list[str]:
+        """What a run on this folder should tell its user once at the start: images smaller than the
+        training size are upscaled (and so blurred)."""
+        small = [min(size) for size in self.source_sizes if size and min(size) < self.size]
+        if not small:
+            return []
+        share = f"all {len(small)}" if len(small) == len(self.files) else f"{len(small)} of {len(self.files)}"
+        return [f"{share} images under {str(self.root)!r} are smaller than {self.size} px (the smallest: {min(small)} "
+                "px): they are upscaled, which blurs them; a smaller --image-size avoids it"]
 
     def __getitem__(self, index: int) -> torch.Tensor:
         for offset in range(len(self.files)):
@@ -138,6 +157,6 @@ class ImageFiles(torch.utils.data.Dataset):
                 ) from exc
             except UNREADABLE as exc:
                 self.skipped.add(i)
-                warnings.warn(f"skipping unreadable image {self.files[i]}: {exc}", stacklevel=2)
+                warnings.warn(f"skipping unreadable image {self.files[i]}: {exc}", ImageFolderWarning, stacklevel=2)
         raise ImageFolderError(f"every image under {str(self.root)!r} failed to decode ({len(self.files)} files); "
                                "check that they are images, or point --data-dir elsewhere")

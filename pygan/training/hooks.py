@@ -42,6 +42,8 @@ class ProgressHook(Hook):
 
     def on_start(self, trainer: Trainer) -> None:
         self.reporter.start(trainer)
+        for note in start_notes(trainer):
+            self.reporter.message(note)
 
     def on_epoch_start(self, trainer: Trainer) -> None:
         self.reporter.epoch_start(trainer.epoch, trainer.batches_per_epoch, trainer.batch_in_epoch)
@@ -54,6 +56,31 @@ class ProgressHook(Hook):
 
     def on_end(self, trainer: Trainer, reason: str) -> None:
         self.reporter.stop()
+
+
+# Samples an epoch leaves out are worth a word once they are this share of the data (with 50,000 points
+# and batch 64 the 16 left out are not; with 30 images and batch 16, 14 are).
+NOTABLE_LEFT_OUT = 0.01
+
+
+def start_notes(trainer: Trainer) -> list[str]:
+    """What the user should know once, as a run starts: where a resumed run goes on from, what the data
+    does to the images (its `notes()`, e.g. an image folder's upscaling), and samples each epoch leaves out."""
+    notes = []
+    if trainer.resumed:
+        at = f"epoch {trainer.epoch + 1} of {trainer.run.train.epochs}"
+        if trainer.batch_in_epoch:
+            at += f", after {trainer.batch_in_epoch} of its {trainer.batches_per_epoch} batches"
+        notes.append(f"resuming at step {trainer.step} ({at})")
+    data_notes = getattr(trainer.dataset, "notes", None)
+    if callable(data_notes):
+        notes += list(data_notes())
+    total, per_step = len(trainer.dataset), trainer.samples_per_step
+    left_out = total % per_step
+    if left_out and left_out / total >= NOTABLE_LEFT_OUT:
+        notes.append(f"{total} samples, {per_step} per step: each epoch leaves {left_out} out (different ones each "
+                     f"time, the order is reshuffled); a --batch-size that divides {total} uses all")
+    return notes
 
 
 class SamplesHook(Hook):
@@ -116,7 +143,8 @@ class PlotHook(Hook):
 
 class CheckpointHook(Hook):
     """latest.pt every --checkpoint-every steps, at every epoch's end and at the run's end; epoch files
-    kept for the last --keep-checkpoints epochs. Never after a non-finite loss: the last good one stays."""
+    kept for the last `[output] keep_checkpoints` epochs (a TOML key). Never after a non-finite loss: the
+    last good one stays."""
 
     def __init__(self) -> None:
         self.saved_at: int | None = None
