@@ -82,8 +82,10 @@ def train(
                               help="Time the forced-bf16 variant (default: where bfloat16 runs natively)."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
 ) -> None:
-    """Images/s of a DCGAN training step: plain eager fp32 against pygan fp32, pygan --precision auto
-    (bf16 autocast + channels-last where the hardware has it) and pygan --compile."""
+    """Images/s of a DCGAN training step, pygan against plain PyTorch.
+
+    Plain eager fp32 against pygan fp32 (channels-last and NCHW), pygan --precision auto (bf16 autocast
+    where the hardware runs it natively), forced bf16 and pygan --compile."""
     from rich.console import Console
 
     from pygan.bench import report, train_step
@@ -109,7 +111,9 @@ def quality(
     jobs: int = typer.Option(1, "--jobs", min=1, help="Runs trained at once, one thread each (e.g. the core count)."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
 ) -> None:
-    """Mode coverage of mlp on ring8/grid25 over seeds, with and without packing, vs PacGAN's table."""
+    """Mode coverage on ring8/grid25 over seeds, vs PacGAN.
+
+    The default mlp recipe over seeds, with and without PacGAN packing, beside PacGAN's table."""
     from rich.console import Console
     from rich.table import Table
 

@@ -167,6 +167,11 @@ class Trainer:
         for hook in self.hooks:
             getattr(hook, event)(self, *args)
 
+    def _timed_emit(self, event: str, *args: Any) -> float:
+        start = time.perf_counter()
+        self._emit(event, *args)
+        return time.perf_counter() - start
+
     def _check_finite(self) -> None:
         """Stops the run if a loss went NaN or Inf since the last row (one host read)."""
         d_ok, g_ok = self.gan.log.finite()
@@ -254,6 +259,8 @@ class Trainer:
             for real in self._batches():
                 if self.compile_seconds is None and t.compile:
                     self._first_compiled_step(real)
+                    interval_start += self.compile_seconds  # reported apart, as compile_seconds
+                    interval_steps -= 1
                 else:
                     self.gan.train_step(real)
                 self.batch_in_epoch += 1
@@ -265,8 +272,8 @@ class Trainer:
                     self.gan.log.reset()
                     self._row_step = self.step
                     interval_start, interval_steps = time.perf_counter(), 0
+                interval_start += self._timed_emit("on_step", row)  # a --checkpoint-every save
                 self._interval = (interval_start, interval_steps)
-                self._emit("on_step", row)
                 if self.dist.any(self._stop_requested):
                     raise Interrupted(f"interrupted at step {self.step}; checkpoint saved. Continue with: "
                                       f"pygan train --resume {self.run_dir}")
@@ -275,7 +282,9 @@ class Trainer:
             if self.batch_in_epoch == self.batches_per_epoch:
                 self.epoch += 1
                 self.batch_in_epoch = 0
-                self._emit("on_epoch_end")
+                # images_per_s counts training: the time grids, plots and checkpoints take is left out
+                interval_start += self._timed_emit("on_epoch_end")
+                self._interval = (interval_start, interval_steps)
         return MAX_STEPS if self.epoch < t.epochs else DONE
 
     def _end(self, reason: str) -> None:

@@ -313,3 +313,33 @@ def test_packing_a_dcgan(tiny_images, tmp_path):
     assert next(trainer.discriminator.modules()).net[0].in_channels == 6  # two RGB images side by side
     assert trainer.generator.net[-2].out_channels == 3
     assert trainer.fit()["steps"] == 2
+
+
+def test_images_per_s_leaves_out_the_time_end_of_epoch_artifacts_take(tmp_path, monkeypatch):
+    """A row that spans an epoch's end counts only training time: a slow hook (grid, plot, checkpoint)
+    does not drag its images_per_s down. Time is a fake clock that only the slow hook advances."""
+    import pygan.training.trainer as trainer_module
+    from pygan.training.hooks import Hook
+
+    clock = {"now": 1000.0}
+
+    class SlowArtifacts(Hook):
+        def on_epoch_end(self, trainer):
+            clock["now"] += 100.0
+
+    class FakeTime:
+        @staticmethod
+        def perf_counter():
+            clock["now"] += 1e-3  # every reading: a millisecond of "training"
+            return clock["now"]
+
+    monkeypatch.setattr(trainer_module, "time", FakeTime)
+    config = Config()
+    config.data.plugin, config.model.arch = "ring8", "mlp"
+    config.data.options = {"size": 64 * 3}  # 3 steps an epoch
+    config.train.epochs, config.train.batch_size, config.train.threads = 2, 64, 1
+    config.output.out, config.output.log_every = str(tmp_path / "run"), 4  # the row at step 4 spans epoch 1's end
+    trainer = Trainer(config, hooks=[SlowArtifacts()])
+    trainer.fit()
+    row = next(r for r in trainer.metrics.rows if r.get("step") == 4)
+    assert row["images_per_s"] > 4 * 64 / 1.0  # well under a second of fake time, not the hook's 100 s
