@@ -181,6 +181,8 @@ class Architecture(ABC):
     description: str = ""
     options: tuple[Option, ...] = ()
     optimizer: AdamSettings = AdamSettings()
+    # The --ema decay a run gets unless it asks for another (0 = no moving average of G's weights).
+    ema_decay: float = 0.0
 
     @abstractmethod
     def accepts(self, spec: DataSpec) -> str | None:

@@ -70,7 +70,7 @@ def train(
                              help="Seed in [0, 2**32 - 1]: same seed, same CPU numbers (default 0)."),
     device: str = typer.Option(None, "--device", metavar="DEVICE", help="auto (default), cpu, cuda or cuda:N."),
     ema: float = typer.Option(None, "--ema", metavar="DECAY",
-                              help="EMA decay for G's weights, e.g. 0.999 (default off)."),
+                              help="EMA decay for G's weights (0 = off; default: the architecture's, dcgan 0.995)."),
     precision: str = typer.Option(None, "--precision", metavar="MODE",
                                   help="fp32, bf16, fp16 (CUDA) or auto (default: bf16 "
                                   "autocast on CUDA and, for image models, on CPUs with AVX512-BF16/AMX)."),

@@ -65,7 +65,7 @@ class TrainConfig:
     lr_decay: float | None = None  # share of training, at its end, over which the lr falls linearly to 0; None = arch's
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    ema: float = 0.0  # decay of an exponential moving average of G's weights; 0 = off
+    ema: float | None = None  # decay of an exponential moving average of G's weights; 0 = off; None = arch's
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (see pygan/training/precision.py); saved resolved
     channels_last: bool = True  # channels-last memory format for image models (saved as applied)
     compile: bool = False  # torch.compile G and D
@@ -117,7 +117,7 @@ class Config:
             (0 <= t.seed <= MAX_SEED,
              f"--seed must be an integer in [0, {MAX_SEED}] (2**32 - 1, leaving room for the seeds the trainer "
              f"derives from it), got {t.seed}"),
-            (0.0 <= t.ema < 1.0, f"--ema is a decay in [0, 1) (e.g. 0.999; 0 = off), got {t.ema}"),
+            (t.ema is None or 0.0 <= t.ema < 1.0, f"--ema is a decay in [0, 1) (e.g. 0.999; 0 = off), got {t.ema}"),
             (t.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"),
             (t.pack >= 1, f"--pack must be >= 1 (1 = no packing), got {t.pack}"),
             (t.eval_every >= 0, f"--eval-every must be >= 0 (0 = never), got {t.eval_every}"),

@@ -220,7 +220,8 @@ def resolve(config: Config) -> RunSpec:
         beta1=t.beta1 if t.beta1 is not None else defaults.betas[0],
         beta2=t.beta2 if t.beta2 is not None else defaults.betas[1],
         lr_decay=t.lr_decay if t.lr_decay is not None else defaults.lr_decay,
-        seed=t.seed, device=t.device, ema=t.ema, precision=chosen.name,
+        seed=t.seed, device=t.device,
+        ema=t.ema if t.ema is not None else float(getattr(arch, "ema_decay", 0.0)), precision=chosen.name,
         # channels-last spares oneDNN/cuDNN layout conversions around convolutions; recorded as applied
         channels_last=bool(t.channels_last and spec.is_image and _has_convolutions(arch, spec, model_options)),
         compile=t.compile, sync_bn=t.sync_bn, pack=t.pack, eval_every=t.eval_every,
