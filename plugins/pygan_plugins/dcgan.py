@@ -17,6 +17,7 @@ from torch import nn
 
 from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU
 from pygan.plugins import AdamSettings, Architecture, DataSpec, GanModels, Option
+from pygan_plugins.spectral import apply_spectral_norm
 
 MIN_SIZE, MAX_SIZE = 16, 256
 MAX_WIDTH_MULTIPLIER = 8  # widths double per layer up to 8x ngf/ndf, as in the paper's 64 px nets
@@ -61,16 +62,19 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, channels: int, size: int, ndf: int) -> None:
+    def __init__(self, channels: int, size: int, ndf: int, batch_norm: bool = True) -> None:
         super().__init__()
         widths = _widths(ndf, size)[::-1]  # ndf, 2*ndf, ... at sizes size/2, size/4, ..., 4
         # First layer: no BatchNorm (the paper); the fused activation carries the bias.
         layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False),
                                    FusedLeakyReLU(widths[0], bias=True, negative_slope=0.2)]
         for w_in, w_out in pairwise(widths):
-            # BatchNorm and LeakyReLU in one fused op; BatchNorm's shift is the bias.
-            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), BatchNormLeakyReLU(w_out, negative_slope=0.2)]
-        layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)]  # 4x4 -> one logit
+            # BatchNorm and LeakyReLU in one fused op; BatchNorm's shift is the bias. Without BatchNorm
+            # (spectral norm, as SNGAN's D), the fused bias + LeakyReLU.
+            act = (BatchNormLeakyReLU(w_out, negative_slope=0.2) if batch_norm
+                   else FusedLeakyReLU(w_out, bias=True, negative_slope=0.2))
+            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), act]
+        layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=not batch_norm)]  # 4x4 -> one logit
         self.net = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -83,6 +87,8 @@ class DCGAN(Architecture):
         Option("latent-dim", int, 100, "size of z", min=1, max=MAX_LATENT),
         Option("ngf", int, 64, "generator width (channels of its last hidden layer)", min=1, max=MAX_WIDTH),
         Option("ndf", int, 64, "discriminator width (channels of its first layer)", min=1, max=MAX_WIDTH),
+        Option("spectral-norm", bool, False, "spectral normalisation of every D layer, without BatchNorm in D "
+                                             "(SNGAN); G unchanged"),
     )
     optimizer = AdamSettings(lr=2e-4, betas=(0.5, 0.999))
     # Samples come from a moving average of G (half-life ~140 steps): a run's last grid is not at the
@@ -107,7 +113,10 @@ class DCGAN(Architecture):
     def build(self, spec: DataSpec, options: Mapping[str, Any]) -> GanModels:
         channels, size, _ = spec.shape
         g = Generator(int(options["latent_dim"]), channels, size, int(options["ngf"]))
-        d = Discriminator(channels, size, int(options["ndf"]))
+        spectral = bool(options.get("spectral_norm", False))
+        d = Discriminator(channels, size, int(options["ndf"]), batch_norm=not spectral)
         g.apply(_init_weights)
         d.apply(_init_weights)
+        if spectral:
+            apply_spectral_norm(d)
         return GanModels(g, d)

@@ -137,7 +137,7 @@ def test_third_party_distribution_in_the_cli(installed_example):
 def test_options_are_validated_against_the_declared_ones():
     arch = plugins.get_architecture("dcgan")
     resolved = plugins.resolve_options("dcgan", arch.options, {"ngf": "32"})
-    assert resolved == {"latent_dim": 100, "ngf": 32, "ndf": 64}
+    assert resolved == {"latent_dim": 100, "ngf": 32, "ndf": 64, "spectral_norm": False}
     with pytest.raises(PluginError, match=r"unknown option 'width'; its options are: latent-dim, ndf, ngf"):
         plugins.resolve_options("dcgan", arch.options, {"width": 3})
     with pytest.raises(PluginError, match="option 'ngf' expects int, got 'wide'"):
