@@ -190,6 +190,52 @@ inline LeakyReLUBackwardSetup setup_fused_leaky_relu_backward(const at::Tensor& 
   return {go, out, at::empty_like(out)};
 }
 
+struct LeakyReLUBackwardBiasSetup {
+  at::Tensor grad_output, output;  // contiguous or channels-last contiguous, same strides
+  cpu::BiasLayout layout;          // how the channels (dim 1) lie in them
+  at::Tensor grad_input;           // laid out like output
+  at::Tensor grad_bias;            // (C,), in output's dtype (the bias has the input's dtype)
+};
+
+// The kernels walk contiguous input as planes and channels-last input as rows of C channels;
+// any other layout is made contiguous (pygan/ops/_fake.py's _kernel_layout mirrors this).
+inline bool is_channels_last_contiguous(const at::Tensor& t) {
+  return (t.dim() == 4 && t.is_contiguous(at::MemoryFormat::ChannelsLast)) ||
+         (t.dim() == 5 && t.is_contiguous(at::MemoryFormat::ChannelsLast3d));
+}
+
+inline LeakyReLUBackwardBiasSetup setup_fused_leaky_relu_backward_bias(
+    const at::Tensor& grad_output, const at::Tensor& output, double negative_slope, double gain) {
+  constexpr const char* op = "pygan.fused_leaky_relu_backward_bias";
+  check_floating(output, op, "output");
+  check_floating(grad_output, op, "grad_output");
+  check_same_device_dtype(output, "output", grad_output, "grad_output", op);
+  check_leaky_params(negative_slope, gain, op);
+  TORCH_CHECK(grad_output.sizes() == output.sizes(), op, ": grad_output has shape ",
+              grad_output.sizes(), " but output has shape ", output.sizes());
+  TORCH_CHECK(output.dim() >= 2, op, ": the bias gradient sums over all dims but dim 1 "
+              "(channels), so output needs at least 2 dims, got shape ", output.sizes(),
+              "; use fused_leaky_relu_backward for an output without a bias");
+  LeakyReLUBackwardBiasSetup s;
+  const bool rows = !output.is_contiguous() && is_channels_last_contiguous(output);
+  s.output = output.is_contiguous() || rows ? output : output.contiguous();
+  s.grad_output = grad_output;
+  if (!(grad_output.is_non_overlapping_and_dense() && grad_output.strides() == s.output.strides())) {
+    s.grad_output = at::empty_like(s.output);
+    s.grad_output.copy_(grad_output);
+  }
+  const int64_t C = output.size(1);
+  s.layout.channels = C;
+  const int64_t per_sample = output.size(0) == 0 ? 0 : output.numel() / output.size(0);
+  s.layout.inner = C == 0 ? 0 : per_sample / C;
+  // (N, C) and (N, C, 1...) are rows of C channels too (planes of one element would cost a
+  // call per element).
+  s.layout.channels_last = rows || s.layout.inner == 1;
+  s.grad_input = at::empty_like(s.output);
+  s.grad_bias = at::empty({C}, output.options());
+  return s;
+}
+
 // ---- BatchNorm (training-mode apply) + LeakyReLU ----
 
 inline at::ScalarType opmath_dtype(at::ScalarType t) {

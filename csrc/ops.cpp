@@ -31,6 +31,11 @@ TORCH_LIBRARY(pygan, m) {
   m.def(
       "fused_leaky_relu_backward(Tensor grad_output, Tensor output, float negative_slope, "
       "float gain) -> Tensor");
+  // The backward when the bias needs a gradient: grad_input and its per-channel sum (dim 1),
+  // the bias gradient, in one pass over grad_output and output.
+  m.def(
+      "fused_leaky_relu_backward_bias(Tensor grad_output, Tensor output, float negative_slope, "
+      "float gain) -> (Tensor grad_input, Tensor grad_bias)");
   // BatchNorm with batch statistics + LeakyReLU; mean and invstd (float32, or float64 for
   // float64 input) are returned for the running statistics and the backward.
   m.def(

@@ -1,9 +1,12 @@
-// Autograd for the fused LeakyReLU ops. The backward keeps only the output. The backward op is
-// linear in grad_output with a mask read from the output, so its own derivative is the same op:
-// any order of derivative (R1, gradient penalties) runs on our kernels.
+// Autograd for the fused LeakyReLU ops. The backward keeps only the output. The backward ops are
+// linear in grad_output with a mask read from the output, so their own derivative is the plain
+// backward op: any order of derivative (R1, gradient penalties) runs on our kernels. With a bias
+// that needs a gradient, one op computes grad_input and its per-channel sum in one pass.
+#include <ATen/TensorOperators.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
 
+#include <tuple>
 #include <vector>
 
 #include "op_calls.h"
@@ -21,6 +24,13 @@ at::Tensor call_backward(const at::Tensor& grad_output, const at::Tensor& output
   return op.call(grad_output, output, slope, gain);
 }
 
+std::tuple<at::Tensor, at::Tensor> call_backward_bias(const at::Tensor& grad_output,
+                                                      const at::Tensor& output, double slope,
+                                                      double gain) {
+  PYGAN_OP_HANDLE(op, "pygan::fused_leaky_relu_backward_bias", calls::LeakyBwdBiasSig);
+  return op.call(grad_output, output, slope, gain);
+}
+
 void save_params(AutogradContext* ctx, double slope, double gain) {
   ctx->saved_data["slope"] = slope;
   ctx->saved_data["gain"] = gain;
@@ -31,14 +41,11 @@ variable_list input_and_bias_grads(AutogradContext* ctx, const at::Tensor& grad_
                                    const at::Tensor& output, bool has_bias) {
   const double slope = ctx->saved_data["slope"].toDouble();
   const double gain = ctx->saved_data["gain"].toDouble();
-  at::Tensor grad_input = call_backward(grad_output, output, slope, gain);
-  at::Tensor grad_bias;
   if (has_bias && ctx->needs_input_grad(1)) {
-    std::vector<int64_t> dims{0};
-    for (int64_t d = 2; d < grad_input.dim(); ++d) dims.push_back(d);
-    grad_bias = grad_input.sum(dims);
+    auto [grad_input, grad_bias] = call_backward_bias(grad_output, output, slope, gain);
+    return {grad_input, grad_bias, at::Tensor(), at::Tensor()};
   }
-  return {grad_input, grad_bias, at::Tensor(), at::Tensor()};
+  return {call_backward(grad_output, output, slope, gain), at::Tensor(), at::Tensor(), at::Tensor()};
 }
 
 class FusedLeakyReLUBackward : public Function<FusedLeakyReLUBackward> {
@@ -60,6 +67,39 @@ class FusedLeakyReLUBackward : public Function<FusedLeakyReLUBackward> {
     // constant in output, whose derivative is zero almost everywhere.
     auto grads = input_and_bias_grads(ctx, gg[0], ctx->get_saved_variables()[0], false);
     return {grads[0], at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+class FusedLeakyReLUBackwardBias : public Function<FusedLeakyReLUBackwardBias> {
+ public:
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& grad_output,
+                               const at::Tensor& output, double slope, double gain) {
+    at::Tensor grad_input, grad_bias;
+    {
+      at::AutoDispatchBelowADInplaceOrView guard;
+      std::tie(grad_input, grad_bias) = call_backward_bias(grad_output, output, slope, gain);
+    }
+    ctx->save_for_backward({output});
+    save_params(ctx, slope, gain);
+    return {grad_input, grad_bias};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list gg) {
+    // grad_bias is the channel sum of grad_input, so d/d grad_output of <gg_input, grad_input> +
+    // <gg_bias, grad_bias> is the plain backward of gg_input + gg_bias (broadcast over the
+    // channel); zero for output, as for the plain backward.
+    const at::Tensor output = ctx->get_saved_variables()[0];
+    at::Tensor g = gg[0];
+    if (gg[1].defined()) {
+      std::vector<int64_t> shape(output.dim(), 1);
+      shape[1] = output.size(1);
+      const at::Tensor per_channel = gg[1].reshape(shape);
+      g = g.defined() ? g + per_channel : per_channel.expand(output.sizes());
+    }
+    if (!g.defined()) return {at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    const double slope = ctx->saved_data["slope"].toDouble();
+    const double gain = ctx->saved_data["gain"].toDouble();
+    return {call_backward(g, output, slope, gain), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -123,12 +163,20 @@ at::Tensor fused_leaky_relu_backward(const at::Tensor& grad_output, const at::Te
   return FusedLeakyReLUBackward::apply(grad_output, output, slope, gain);
 }
 
+std::tuple<at::Tensor, at::Tensor> fused_leaky_relu_backward_bias(const at::Tensor& grad_output,
+                                                                  const at::Tensor& output,
+                                                                  double slope, double gain) {
+  auto grads = FusedLeakyReLUBackwardBias::apply(grad_output, output, slope, gain);
+  return {grads[0], grads[1]};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(pygan, Autograd, m) {
   m.impl("fused_leaky_relu", &fused_leaky_relu);
   m.impl("fused_leaky_relu_", &fused_leaky_relu_);
   m.impl("fused_leaky_relu_backward", &fused_leaky_relu_backward);
+  m.impl("fused_leaky_relu_backward_bias", &fused_leaky_relu_backward_bias);
 }
 
 }  // namespace pygan::autograd

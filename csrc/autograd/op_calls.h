@@ -28,6 +28,8 @@ using GLossBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, bool, c10::
 using LeakySig = at::Tensor(const at::Tensor&, const std::optional<at::Tensor>&, double, double);
 using LeakyInplaceSig = void(at::Tensor&, const std::optional<at::Tensor>&, double, double);
 using LeakyBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, double, double);
+using LeakyBwdBiasSig = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&, double,
+                                                           double);
 using BnLeakySig = std::tuple<at::Tensor, at::Tensor, at::Tensor>(
     const at::Tensor&, const std::optional<at::Tensor>&, const std::optional<at::Tensor>&, double, double);
 using BnLeakyBwdSig = std::tuple<at::Tensor, at::Tensor, at::Tensor>(

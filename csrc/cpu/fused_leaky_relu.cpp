@@ -33,12 +33,22 @@ at::Tensor fused_leaky_relu_backward(const at::Tensor& grad_output, const at::Te
   return s.grad_input;
 }
 
+std::tuple<at::Tensor, at::Tensor> fused_leaky_relu_backward_bias(const at::Tensor& grad_output,
+                                                                  const at::Tensor& output,
+                                                                  double negative_slope, double gain) {
+  auto s = setup_fused_leaky_relu_backward_bias(grad_output, output, negative_slope, gain);
+  PYGAN_CPU_CALL(fused_leaky_relu_backward_bias_kernel, s.grad_output, s.output, s.layout,
+                 negative_slope, gain, s.grad_input, s.grad_bias);
+  return {s.grad_input, s.grad_bias};
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(pygan, CPU, m) {
   m.impl("fused_leaky_relu", &fused_leaky_relu);
   m.impl("fused_leaky_relu_", &fused_leaky_relu_);
   m.impl("fused_leaky_relu_backward", &fused_leaky_relu_backward);
+  m.impl("fused_leaky_relu_backward_bias", &fused_leaky_relu_backward_bias);
 }
 
 }  // namespace pygan::cpu

@@ -45,6 +45,9 @@ struct ChannelLayout {
   void fused_leaky_relu_backward_kernel(const at::Tensor& grad_output, const at::Tensor& output, \
                                         double negative_slope, double gain,                     \
                                         at::Tensor& grad_input);                                \
+  void fused_leaky_relu_backward_bias_kernel(                                                   \
+      const at::Tensor& grad_output, const at::Tensor& output, const BiasLayout& layout,         \
+      double negative_slope, double gain, at::Tensor& grad_input, at::Tensor& grad_bias);        \
   void batch_norm_leaky_relu_kernel(const at::Tensor& input, const ChannelLayout& layout,      \
                                     const at::Tensor& weight, const at::Tensor& bias, double eps, \
                                     double negative_slope, at::Tensor& out, at::Tensor& mean,   \

@@ -6,6 +6,9 @@
 #include <c10/cuda/CUDAStream.h>
 #include <torch/library.h>
 
+#include <tuple>
+#include <vector>
+
 #include "../op_setup.h"
 #include "../pygan_math.h"
 #include "launch.cuh"
@@ -73,22 +76,41 @@ void fused_leaky_relu_(at::Tensor& input, const std::optional<at::Tensor>& bias,
   fused_leaky_relu_forward_(input, bias, negative_slope, gain, RunCuda{negative_slope, gain});
 }
 
-at::Tensor fused_leaky_relu_backward(const at::Tensor& grad_output, const at::Tensor& output,
-                                     double negative_slope, double gain) {
-  auto s = setup_fused_leaky_relu_backward(grad_output, output, negative_slope, gain);
-  const int64_t n = s.output.numel();
-  if (n == 0) return s.grad_input;
+// grad_input = grad_output * mask(output), all three with the same dense strides.
+void launch_backward(const at::Tensor& grad_output, const at::Tensor& output, double negative_slope,
+                     double gain, at::Tensor& grad_input) {
+  const int64_t n = output.numel();
+  if (n == 0) return;
   const c10::cuda::CUDAGuard guard(output.device());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, output.scalar_type(),
                                   "pygan_fused_leaky_relu_backward_cuda", [&] {
     using opmath_t = at::opmath_type<scalar_t>;
     leaky_relu_backward_kernel<<<blocks_for(n), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-        s.grad_output.const_data_ptr<scalar_t>(), s.output.const_data_ptr<scalar_t>(), n,
+        grad_output.const_data_ptr<scalar_t>(), output.const_data_ptr<scalar_t>(), n,
         static_cast<opmath_t>(negative_slope), static_cast<opmath_t>(gain),
-        s.grad_input.data_ptr<scalar_t>());
+        grad_input.data_ptr<scalar_t>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
+}
+
+at::Tensor fused_leaky_relu_backward(const at::Tensor& grad_output, const at::Tensor& output,
+                                     double negative_slope, double gain) {
+  auto s = setup_fused_leaky_relu_backward(grad_output, output, negative_slope, gain);
+  launch_backward(s.grad_output, s.output, negative_slope, gain, s.grad_input);
   return s.grad_input;
+}
+
+// The elementwise backward, then ATen's sum for the bias gradient (it accumulates float16 and
+// bfloat16 in float32).
+std::tuple<at::Tensor, at::Tensor> fused_leaky_relu_backward_bias(const at::Tensor& grad_output,
+                                                                  const at::Tensor& output,
+                                                                  double negative_slope, double gain) {
+  auto s = setup_fused_leaky_relu_backward_bias(grad_output, output, negative_slope, gain);
+  launch_backward(s.grad_output, s.output, negative_slope, gain, s.grad_input);
+  std::vector<int64_t> dims{0};
+  for (int64_t d = 2; d < s.grad_input.dim(); ++d) dims.push_back(d);
+  at::sum_out(s.grad_bias, s.grad_input, dims);
+  return {s.grad_input, s.grad_bias};
 }
 
 }  // namespace
@@ -97,6 +119,7 @@ TORCH_LIBRARY_IMPL(pygan, CUDA, m) {
   m.impl("fused_leaky_relu", &fused_leaky_relu);
   m.impl("fused_leaky_relu_", &fused_leaky_relu_);
   m.impl("fused_leaky_relu_backward", &fused_leaky_relu_backward);
+  m.impl("fused_leaky_relu_backward_bias", &fused_leaky_relu_backward_bias);
 }
 
 }  // namespace pygan::cuda

@@ -172,6 +172,14 @@ def fused_leaky_relu_backward_args(op: str, grad_output: torch.Tensor, output: t
         fail(op, f"grad_output has shape {tuple(grad_output.shape)} but output has shape {tuple(output.shape)}")
 
 
+def fused_leaky_relu_backward_bias_args(op: str, grad_output: torch.Tensor, output: torch.Tensor,
+                                        negative_slope: float, gain: float) -> None:
+    fused_leaky_relu_backward_args(op, grad_output, output, negative_slope, gain)
+    if output.dim() < 2:
+        fail(op, "the bias gradient sums over all dims but dim 1 (channels), so output needs at least 2 dims, "
+                 f"got shape {tuple(output.shape)}; use fused_leaky_relu_backward for an output without a bias")
+
+
 def batch_norm_backward_args(op: str, grad_out: torch.Tensor, x: torch.Tensor, mean: torch.Tensor,
                              invstd: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
                              eps: float, negative_slope: float) -> None:

@@ -67,6 +67,13 @@ def _fused_leaky_relu_backward(grad_output, output, negative_slope, gain):
     return torch.empty_like(output)
 
 
+@torch.library.register_fake("pygan::fused_leaky_relu_backward_bias")
+def _fused_leaky_relu_backward_bias(grad_output, output, negative_slope, gain):
+    _checks.fused_leaky_relu_backward_bias_args("pygan.fused_leaky_relu_backward_bias", grad_output, output,
+                                                negative_slope, gain)
+    return torch.empty_like(_kernel_layout(output)), output.new_empty((output.shape[1],))
+
+
 def _kernel_layout(input: torch.Tensor) -> torch.Tensor:
     # The kernels keep contiguous and channels-last input as it is and make anything else contiguous.
     if input.is_contiguous():

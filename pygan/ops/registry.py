@@ -18,10 +18,10 @@ def registered_ops() -> tuple[str, ...]:
 
 
 def user_op(op: str) -> str:
-    """The user-facing op an op serves: X_backward (its autograd backward) and X_ (its in-place
-    form) both serve X."""
-    if op.endswith("_backward"):
-        return op[: -len("_backward")]
+    """The user-facing op an op serves: X_backward and X_backward_<variant> (its autograd backward)
+    and X_ (its in-place form) all serve X."""
+    if "_backward" in op:
+        return op[: op.index("_backward")]
     return op[:-1] if op.endswith("_") else op
 
 

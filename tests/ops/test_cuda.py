@@ -50,8 +50,15 @@ def test_fused_leaky_relu_on_cuda_matches_the_reference(dtype, channels_last):
     ref = reference.fused_leaky_relu(x64, b64, 0.2, 1.4)
     assert_close(out.cpu(), ref, dtype)
     g = torch.randn_like(out)
-    assert_close(torch.autograd.grad(out, x, g)[0].cpu(),
-                 torch.autograd.grad(ref, x64, g.cpu().double())[0], dtype)
+    got_x, got_b = torch.autograd.grad(out, (x, b), g)  # the bias gradient: fused_leaky_relu_backward_bias
+    want_x, want_b = torch.autograd.grad(ref, (x64, b64), g.cpu().double())
+    assert_close(got_x.cpu(), want_x, dtype)
+    assert got_b.dtype == dtype
+    low = dtype in (torch.float16, torch.bfloat16)  # a sum of 648 gradients rounded to the dtype
+    torch.testing.assert_close(got_b.cpu().double(), want_b, rtol=5e-2 if low else 1e-5, atol=5e-1 if low else 1e-4)
+    got_ops = torch.ops.pygan.fused_leaky_relu_backward_bias(g, out.detach(), 0.2, 1.4)
+    assert got_ops[0].stride() == out.stride()
+    assert torch.equal(got_ops[0], torch.ops.pygan.fused_leaky_relu_backward(g, out.detach(), 0.2, 1.4))
 
 
 def test_cuda_gradcheck_and_opcheck():
@@ -62,6 +69,10 @@ def test_cuda_gradcheck_and_opcheck():
     assert torch.autograd.gradgradcheck(lambda t: discriminator_loss(t, t * 0.5).loss, (r,))
     torch.library.opcheck(torch.ops.pygan.discriminator_loss.default, (r, r.detach() * 2, 1.0, "mean"))
     torch.library.opcheck(torch.ops.pygan.fused_leaky_relu.default, (x, None, 0.2, 1.0))
+    b = torch.zeros(4, device="cuda", dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda t, b: fused_leaky_relu(t, b, 0.2, 1.3), (x, b))
+    torch.library.opcheck(torch.ops.pygan.fused_leaky_relu_backward_bias.default,
+                          (torch.randn_like(x), x.detach().requires_grad_(), 0.2, 1.0))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -32,6 +32,8 @@ def _samples():
     yield ops.fused_leaky_relu.default, (cl, None, 0.1, 1.0)
     yield ops.fused_leaky_relu.default, (_x(6, 5, dtype=torch.bfloat16), _x(5, dtype=torch.bfloat16), 0.2, 2.0)
     yield ops.fused_leaky_relu_backward.default, (torch.randn(2, 3, 4), _x(2, 3, 4), 0.2, 1.0)
+    yield ops.fused_leaky_relu_backward_bias.default, (torch.randn(2, 3, 4), _x(2, 3, 4), 0.2, 1.0)
+    yield ops.fused_leaky_relu_backward_bias.default, (torch.randn_like(cl), cl, 0.1, 2.0)
     yield ops.fused_leaky_relu_.default, (torch.randn(2, 3, 4, 4), torch.randn(3), 0.2, 1.0)
     yield ops.batch_norm_leaky_relu.default, (_x(4, 3, 5, 5, dtype=f64), _x(3, dtype=f64), _x(3, dtype=f64), 1e-5, 0.2)
     yield ops.batch_norm_leaky_relu.default, (cl, None, None, 1e-3, 0.1)
@@ -136,6 +138,8 @@ def _bad_calls():
     yield "fused_leaky_relu_", lambda: ops.fused_leaky_relu_(f(2, 3), f(2), 0.2, 1.0), "bias must be 1-D"
     yield "fused_leaky_relu_backward", lambda: ops.fused_leaky_relu_backward(f(3), f(4), 0.2, 1.0), \
         "grad_output has shape"
+    yield "fused_leaky_relu_backward_bias", lambda: ops.fused_leaky_relu_backward_bias(f(3), f(3), 0.2, 1.0), \
+        "output needs at least 2 dims"
     yield "batch_norm_leaky_relu", lambda: ops.batch_norm_leaky_relu(f(4, 3), None, None, 0.0, 0.2), "eps must be"
     yield "batch_norm_leaky_relu_backward", lambda: ops.batch_norm_leaky_relu_backward(
         f(4, 3), f(4, 3), f(2), f(3), None, None, 1e-5, 0.2), "mean must be the forward's saved statistics"

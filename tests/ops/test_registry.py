@@ -22,9 +22,11 @@ USER_OPS = {"discriminator_loss", "generator_loss", "fused_leaky_relu", "batch_n
 
 def test_the_registry_lists_every_op_and_maps_backward_and_in_place_ops_to_their_user_op():
     ops = set(registry.registered_ops())
-    assert {"batch_norm_leaky_relu_backward", "fused_leaky_relu_", "fused_leaky_relu_backward"} <= ops
+    assert {"batch_norm_leaky_relu_backward", "fused_leaky_relu_", "fused_leaky_relu_backward",
+            "fused_leaky_relu_backward_bias"} <= ops
     assert set(registry.user_ops()) == USER_OPS
     assert registry.user_op("batch_norm_leaky_relu_backward") == "batch_norm_leaky_relu"
+    assert registry.user_op("fused_leaky_relu_backward_bias") == "fused_leaky_relu"
     assert registry.user_op("fused_leaky_relu_") == "fused_leaky_relu"
     assert registry.missing_kernels(["CPU", "Autograd"]) == []
 
