@@ -126,19 +126,6 @@ ChannelArrays<opmath_t> channel_arrays(const double* mean, const double* invstd,
   return a;
 }
 
-// Chan et al.'s pairwise update of (count, mean, sum of squared deviations).
-struct Moments {
-  double n = 0.0, mean = 0.0, m2 = 0.0;
-  void merge(double n_b, double mean_b, double m2_b) {
-    if (n_b == 0.0) return;
-    const double total = n + n_b;
-    const double delta = mean_b - mean;
-    mean += delta * (n_b / total);
-    m2 += m2_b + delta * delta * (n * n_b / total);
-    n = total;
-  }
-};
-
 struct Rows {
   int64_t rows, per_chunk, chunks;
   Rows(int64_t rows_, int64_t C)
@@ -207,50 +194,88 @@ void forward_planes(const scalar_t* x, const ChannelLayout& l, double eps, doubl
   });
 }
 
+// Per-channel sums over rows [r0, r1) of d = x - shift[c]: acc1[c] += d, acc2[c] += d * d, in one
+// pass (vectorised over c).
+template <typename scalar_t, typename opmath_t>
+void accumulate_shifted_rows(const scalar_t* x, int64_t r0, int64_t r1, int64_t C, const opmath_t* shift,
+                             opmath_t* acc1, opmath_t* acc2) {
+  using L = Lanes<scalar_t>;
+  using V = typename L::V;
+  for (int64_t r = r0; r < r1; ++r) {
+    const scalar_t* row = x + r * C;
+    int64_t c = 0;
+    for (; c + L::step <= C; c += L::step) {
+      const auto v = L::load(row + c);
+      for (int k = 0; k < L::count; ++k) {
+        const int64_t ck = c + k * V::size();
+        const V d = v[k] - V::loadu(shift + ck);
+        (V::loadu(acc1 + ck) + d).store(acc1 + ck);
+        (V::loadu(acc2 + ck) + d * d).store(acc2 + ck);
+      }
+    }
+    for (; c < C; ++c) {
+      const opmath_t d = static_cast<opmath_t>(row[c]) - shift[c];
+      acc1[c] += d;
+      acc2[c] += d * d;
+    }
+  }
+}
+
 template <typename scalar_t>
 void forward_rows(const scalar_t* x, const ChannelLayout& l, double eps, double* mean,
                   double* invstd) {
   using opmath_t = at::opmath_type<scalar_t>;
   const int64_t C = l.channels;
   const Rows rows(l.count(), C);
-  std::vector<opmath_t> chunk_mean(rows.chunks * C, opmath_t(0)), chunk_m2(rows.chunks * C, opmath_t(0));
-  std::vector<double> exact_mean(rows.chunks * C);
+  // Per chunk: its exact mean (double) and its sum of squared deviations from it.
+  std::vector<double> chunk_mean(rows.chunks * C);
+  std::vector<opmath_t> chunk_m2(rows.chunks * C);
   at::parallel_for(0, rows.chunks, 1, [&](int64_t k0, int64_t k1) {
-    std::vector<opmath_t> shift_sum(C);  // one per task, reused by its chunks
+    std::vector<opmath_t> m(C), shift_sum(C);  // one per task, reused by its chunks
     for (int64_t k = k0; k < k1; ++k) {
-      opmath_t* m = chunk_mean.data() + k * C;
       opmath_t* q = chunk_m2.data() + k * C;
       const int64_t r0 = rows.begin(k), r1 = rows.end(k);
-      accumulate_rows(x, r0, r1, C, m, [](auto v, int64_t) { return v; });
-      for (int64_t c = 0; c < C; ++c) m[c] /= static_cast<opmath_t>(r1 - r0);
+      const opmath_t count = static_cast<opmath_t>(r1 - r0);
+      std::fill(m.begin(), m.end(), opmath_t(0));
+      accumulate_rows(x, r0, r1, C, m.data(), [](auto v, int64_t) { return v; });
+      for (int64_t c = 0; c < C; ++c) m[c] /= count;
       // Second pass (the chunk is in cache) on data shifted by the rounded chunk mean; the
       // shifted sum corrects both the mean and the squares for that rounding.
-      const auto shifted_by_mean = [m](auto v, int64_t c) {
-        using T = decltype(v);
-        if constexpr (std::is_arithmetic_v<T>) return v - m[c]; else return v - T::loadu(m + c);
-      };
       std::fill(shift_sum.begin(), shift_sum.end(), opmath_t(0));
-      accumulate_rows(x, r0, r1, C, shift_sum.data(), shifted_by_mean);
-      accumulate_rows(x, r0, r1, C, q, [&](auto v, int64_t c) {
-        const auto d = shifted_by_mean(v, c);
-        return d * d;
-      });
-      const opmath_t count = static_cast<opmath_t>(r1 - r0);
+      std::fill(q, q + C, opmath_t(0));
+      accumulate_shifted_rows(x, r0, r1, C, m.data(), shift_sum.data(), q);
       for (int64_t c = 0; c < C; ++c) {
         const opmath_t d = shift_sum[c] / count;
-        exact_mean[k * C + c] = static_cast<double>(m[c]) + static_cast<double>(d);
+        chunk_mean[k * C + c] = static_cast<double>(m[c]) + static_cast<double>(d);
         q[c] = std::max(opmath_t(0), q[c] - d * shift_sum[c]);
       }
     }
   });
-  at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      Moments mo;
-      for (int64_t k = 0; k < rows.chunks; ++k) {
-        mo.merge(static_cast<double>(rows.end(k) - rows.begin(k)), exact_mean[k * C + c], chunk_m2[k * C + c]);
+  // Combine the chunks in chunk order: mean = sum(n_k mean_k) / n, then
+  // m2 = sum(m2_k + n_k (mean_k - mean)^2): no division per chunk, vectorised over channels.
+  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(rows.chunks, 1));
+  const double total = static_cast<double>(rows.rows);
+  at::parallel_for(0, C, grain, [&](int64_t c0, int64_t c1) {
+    const int64_t w = c1 - c0;
+    std::vector<double> mu(w, 0.0), m2(w, 0.0);
+    for (int64_t k = 0; k < rows.chunks; ++k) {
+      const double n_k = static_cast<double>(rows.end(k) - rows.begin(k));
+      const double* cm = chunk_mean.data() + k * C + c0;
+      for (int64_t j = 0; j < w; ++j) mu[j] += n_k * cm[j];
+    }
+    for (int64_t j = 0; j < w; ++j) mu[j] /= total;
+    for (int64_t k = 0; k < rows.chunks; ++k) {
+      const double n_k = static_cast<double>(rows.end(k) - rows.begin(k));
+      const double* cm = chunk_mean.data() + k * C + c0;
+      const opmath_t* cq = chunk_m2.data() + k * C + c0;
+      for (int64_t j = 0; j < w; ++j) {
+        const double d = cm[j] - mu[j];
+        m2[j] += static_cast<double>(cq[j]) + n_k * d * d;
       }
-      mean[c] = mo.mean;
-      invstd[c] = 1.0 / std::sqrt(mo.m2 / mo.n + eps);
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      mean[c0 + j] = mu[j];
+      invstd[c0 + j] = 1.0 / std::sqrt(m2[j] / total + eps);
     }
   });
 }
@@ -422,13 +447,18 @@ void batch_norm_leaky_relu_backward_kernel(const at::Tensor& grad_out, const at:
         }
       }
     });
-    for (int64_t c = 0; c < C; ++c) {
-      GradSums s;
-      for (int64_t kk = 0; kk < rows.chunks; ++kk) {  // chunk order: thread-count independent
-        s.dz += part_dz[kk * C + c];
-        s.dz_xc += part_dz_xc[kk * C + c];
+    {
+      // Chunk order, so thread-count independent; chunk-major so the adds run along channels.
+      std::vector<double> s1(C, 0.0), s2(C, 0.0);
+      for (int64_t kk = 0; kk < rows.chunks; ++kk) {
+        const opmath_t* p1 = part_dz.data() + kk * C;
+        const opmath_t* p2 = part_dz_xc.data() + kk * C;
+        for (int64_t c = 0; c < C; ++c) {
+          s1[c] += static_cast<double>(p1[c]);
+          s2[c] += static_cast<double>(p2[c]);
+        }
       }
-      finish_channel(c, s, inv.data(), p, count, gw, gb, k);
+      for (int64_t c = 0; c < C; ++c) finish_channel(c, GradSums{s1[c], s2[c]}, inv.data(), p, count, gw, gb, k);
     }
     const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(C, 1));
     at::parallel_for(0, rows.rows, grain, [&](int64_t r0, int64_t r1) {
