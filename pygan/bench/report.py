@@ -37,9 +37,9 @@ _ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "amx_bf16", "
 def machine() -> dict[str, Any]:
     fields = _cpuinfo()
     cpu = fields.get("model name") or platform.processor()
-    flags = set(fields.get("flags", "").split())
+    flags = set(fields["flags"].split()) if "flags" in fields else None
     info = {"cpu": cpu, "cpu_family": fields.get("cpu family"), "cpu_model": fields.get("model"),
-            "cpu_flags": [f for f in _ISA_FLAGS if f in flags],
+            "cpu_flags": [f for f in _ISA_FLAGS if f in flags] if flags is not None else None,
             "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "python": platform.python_version()}
     if torch.cuda.is_available():
@@ -58,7 +58,7 @@ def describe(info: dict[str, Any]) -> str:
     if info.get("cpu_family"):
         cpu += f" (family {info['cpu_family']} model {info.get('cpu_model')})"
     flags = info.get("cpu_flags")
-    isa = ", ".join(flags) if flags else "no AVX2"
+    isa = "ISA unknown" if flags is None else ", ".join(flags) if flags else "no AVX2"
     line = (f"measured on {cpu}; {isa}; pygan kernels {info.get('pygan_cpu_isa', '?')}, ATen "
             f"{info.get('cpu_capability', '?')}; {info.get('threads')} threads of {info.get('cores')} cores; "
             f"torch {info.get('torch')}")

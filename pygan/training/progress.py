@@ -13,8 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 def format_row(row: dict[str, Any]) -> str:
     loss_g = "  -  " if math.isnan(row["loss_g"]) else f"{row['loss_g']:.3f}"
+    speed = "-" if row.get("images_per_s") is None else f"{row['images_per_s']:.0f}"
     return (f"loss D {row['loss_d']:.3f}  G {loss_g}  D(x) {row['d_real']:.2f}  D(G(z)) {row['d_fake']:.2f}  "
-            f"{row['images_per_s']:.0f} img/s")
+            f"{speed} img/s")
 
 
 def format_extent(steps: int, epochs: int, batch_in_epoch: int, batches_per_epoch: int, epochs_planned: int) -> str:

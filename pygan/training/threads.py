@@ -47,8 +47,7 @@ def cpu_quota() -> float | None:
 
 def core_count() -> int:
     """The cores this process can use: its affinity mask, capped by a cgroup CPU quota."""
-    cores = usable_cores()
-    n = len(cores) if cores else (os.cpu_count() or 1)
+    n = len(usable_cores() or []) or (os.cpu_count() or 1)
     quota = cpu_quota()
     if quota is not None:
         n = min(n, max(1, math.floor(quota)))
@@ -56,23 +55,32 @@ def core_count() -> int:
 
 
 def _busy_jiffies(cpus: list[int] | None) -> int | None:
-    """Busy time of `cpus` (all CPUs when None) since boot, in clock ticks, from /proc/stat."""
+    """Busy time of `cpus` (all CPUs when None) since boot, in clock ticks, from /proc/stat; None
+    where it cannot be read or lists none of those CPUs."""
     try:
         lines = _PROC_STAT.read_text().splitlines()
     except OSError:
         return None
     wanted = None if cpus is None else {f"cpu{c}" for c in cpus}
-    total = 0
+    total, seen = 0, 0
     for line in lines:
-        name, *fields = line.split()
-        if not name.startswith("cpu") or (name == "cpu") != (wanted is None):
+        parts = line.split()
+        if not parts or not parts[0].startswith("cpu"):
             continue
-        if wanted is not None and name not in wanted:
+        name = parts[0]
+        if (wanted is None and name != "cpu") or (wanted is not None and name not in wanted):
             continue
-        # user nice system idle iowait irq softirq steal: all but idle and iowait are busy
-        values = [int(v) for v in fields[:8]]
+        try:
+            # user nice system idle iowait irq softirq: all but idle and iowait are busy. Steal (the
+            # hypervisor's other guests) is left out: nothing on this machine can free it.
+            values = [int(v) for v in parts[1:8]]
+        except ValueError:
+            return None
+        if len(values) < 7:
+            return None
         total += sum(values) - values[3] - values[4]
-    return total
+        seen += 1
+    return total if seen else None
 
 
 def _own_cpu_seconds() -> float:
@@ -110,26 +118,35 @@ class ThreadChoice:
     reason: str
 
 
-def choose(requested: int, sample_seconds: float = SAMPLE_SECONDS) -> ThreadChoice:
+def choose(requested: int, sample_seconds: float = SAMPLE_SECONDS, share: int = 1) -> ThreadChoice:
     """The thread count for a run: `requested` if > 0; else an explicit OMP_NUM_THREADS; else the
-    cores free of other processes' load (at least 1)."""
+    cores free of other processes' load (at least 1), divided among `share` processes of one run
+    on this machine (ranks started without torchrun's OMP_NUM_THREADS)."""
     cores = core_count()
     if requested > 0:
         return ThreadChoice(requested, cores, None, f"--threads {requested}")
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return ThreadChoice(int(env), cores, None, f"OMP_NUM_THREADS={env}")
+    share = max(1, share)
     sampler = LoadSampler()
     time.sleep(sample_seconds)
     others = sampler.others()
     if others is None:
-        return ThreadChoice(cores, cores, None, f"auto: {cores} cores")
+        threads = max(1, cores // share)
+        shared = f" for {share} processes" if share > 1 else ""
+        return ThreadChoice(threads, cores, None, f"auto: {cores} cores{shared}")
+    # The load covers every CPU of the affinity mask; a cgroup quota caps what is left of them.
+    visible = len(sampler.cpus or []) or cores
     taken = math.floor(others + 1.0 - BUSY_THRESHOLD)  # a core counts as taken from half a core of load
-    threads = max(1, cores - taken)
-    if threads < cores:
-        reason = f"auto: other processes keep {others:.1f} of {cores} cores busy"
+    free = min(cores, max(1, visible - taken))
+    threads = max(1, free // share)
+    if free < cores:
+        reason = f"auto: other processes keep {others:.1f} of {visible} cores busy"
     else:
         reason = f"auto: {cores} cores free"
+    if share > 1:
+        reason += f", shared by {share} processes"
     return ThreadChoice(threads, cores, others, reason)
 
 
@@ -145,6 +162,7 @@ class ContentionWatch:
     def __init__(self, threads: int, cores: int) -> None:
         self.threads, self.cores = threads, cores
         self.sampler = LoadSampler()
+        self.visible = len(self.sampler.cpus or []) or cores
         self.contended = False
         self.last_others: float | None = None
 
@@ -153,13 +171,18 @@ class ContentionWatch:
         self.last_others = others
         if others is None:
             return None
-        contended = self.threads + others > self.cores + BUSY_THRESHOLD
+        # Others compete when the CPUs this process may run on are all taken; more threads than the
+        # cores (or the cgroup quota) allow oversubscribe whatever the others do.
+        contended = self.threads + others > self.visible + BUSY_THRESHOLD or self.threads > self.cores
         if contended == self.contended:
             return None
         self.contended = contended
-        if contended:
-            better = max(1, self.cores - math.floor(others + 1.0 - BUSY_THRESHOLD))
-            hint = f"--threads {better} would run faster" if better < self.threads else "training slows down"
-            return (f"other processes keep {others:.1f} of {self.cores} cores busy beside this run's "
-                    f"{self.threads} threads: {hint} (README: running two jobs at once)")
-        return f"the cores are free again ({self.threads} threads)"
+        if not contended:
+            return f"the cores are free again ({self.threads} threads)"
+        if self.threads > self.cores and others < BUSY_THRESHOLD:  # the run itself asked for too many
+            return (f"{self.threads} threads on {self.cores} cores: OpenMP threads wait for each other; "
+                    f"--threads {self.cores} (or auto) runs faster")
+        free = min(self.cores, max(1, self.visible - math.floor(others + 1.0 - BUSY_THRESHOLD)))
+        hint = f"--threads {free} would run faster" if free < self.threads else "training slows down"
+        return (f"other processes keep {others:.1f} of {self.visible} cores busy beside this run's "
+                f"{self.threads} threads: {hint} (README: Threads, and two jobs at once)")

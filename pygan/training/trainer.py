@@ -8,9 +8,11 @@ rows, and hooks that write what a run leaves behind. Usable from Python:
 from __future__ import annotations
 
 import math
+import os
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import torch
 
 from pygan import plugins
 from pygan.atomic import write_text_atomic
+from pygan.errors import PyganWarning
 from pygan.plugin_checks import checked_load
 from pygan.training import checkpoint, distributed, run_dir, seeds, threads
 from pygan.training.checkpoint_checks import check_keys, load_weights
@@ -189,7 +192,8 @@ class Trainer:
         self._check_finite()
         means = self.gan.log.read(self.dist)
         row = {"step": self.step, "epoch": self.epoch + 1, **means,
-               "images_per_s": steps * self.samples_per_step / max(elapsed, 1e-9),
+               # None where the interval held only the compiling first step (its time is compile_seconds)
+               "images_per_s": steps * self.samples_per_step / max(elapsed, 1e-9) if steps else None,
                "lr": self.gan.opt_g.param_groups[0]["lr"], "threads": torch.get_num_threads()}
         if self._contention is not None and (note := self._contention.check()):
             self._message(note)
@@ -219,8 +223,8 @@ class Trainer:
                 run_dir.clean_stale_temps(self.run_dir)
                 write_text_atomic(dumps(self.config), self.run_dir / "config.toml")
             self._choose_threads()
-            if self.gan.precision.warning:
-                self._message(self.gan.precision.warning)
+            if self.gan.precision.warning:  # a warning, not a progress line: --quiet and notebooks see it too
+                warnings.warn(self.gan.precision.warning, PyganWarning, stacklevel=2)
             self.metrics = MetricsLog(self.run_dir / "metrics.jsonl" if main else None)
             self.metrics.truncate_after(self.step)
             if threading.current_thread() is threading.main_thread():
@@ -310,7 +314,9 @@ class Trainer:
 
     def _choose_threads(self) -> None:
         """--threads, or auto: the cores other processes leave free now; said when it is fewer than all."""
-        self.threads = threads.choose(self.run.train.threads)
+        # Processes of one run on this machine share its free cores (torchrun sets OMP_NUM_THREADS itself).
+        share = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1) if self.dist.enabled else 1
+        self.threads = threads.choose(self.run.train.threads, share=share)
         threads.apply(self.threads)
         if self.threads.threads < self.threads.cores or self.threads.reason.startswith("--threads"):
             self._message(f"{self.threads.threads} of {self.threads.cores} cores ({self.threads.reason})")

@@ -104,8 +104,12 @@ def test_a_run_logs_its_thread_count_and_restores_the_callers(tmp_path):
     config.train.epochs, config.train.batch_size, config.train.threads = 1, 64, 1
     config.output.out, config.output.log_every = str(tmp_path / "run"), 2
     before = torch.get_num_threads()
-    summary = Trainer(config).fit()
-    assert summary["threads"] == 1
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(2)  # the caller's setting differs from the run's
+    try:
+        summary = Trainer(config).fit()
+        assert summary["threads"] == 1
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows and all(r["threads"] == 1 for r in rows)
