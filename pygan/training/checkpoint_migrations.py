@@ -4,6 +4,7 @@ brought up to the current one as it is read, so runs written by any pygan still 
 Version 1 (pygan before loss, regulariser and augmentation plugins): `[train] real_label` became
 the BCE losses' `real_label` option; runs had no regularisers, augmentation or their random
 streams; a config written before --lr-decay existed trained with a constant lr.
+Version 2 (before the EMA warm-up): the moving average of G used its decay from the first update.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from pygan.training import seeds
 
-CURRENT = 2
+CURRENT = 3
 
 
 def _from_1(state: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +35,13 @@ def _from_1(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1}
+def _from_2(state: dict[str, Any]) -> dict[str, Any]:
+    # Such a run averaged with its decay from the first update; it resumes with the same arithmetic.
+    state["config"].setdefault("train", {}).setdefault("ema_warmup", False)
+    return state
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2}
 
 
 def migrate(state: dict[str, Any]) -> dict[str, Any]:

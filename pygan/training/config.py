@@ -66,6 +66,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     ema: float | None = None  # decay of an exponential moving average of G's weights; 0 = off; None = arch's
+    ema_warmup: bool = True  # the average's decay ramps up over its first updates: min(ema, (1 + n) / (10 + n))
     precision: str = "auto"  # auto | fp32 | bf16 | fp16 (see pygan/training/precision.py); saved resolved
     channels_last: bool = True  # channels-last memory format for image models (saved as applied)
     compile: bool = False  # torch.compile G and D

@@ -1,7 +1,11 @@
 """An exponential moving average of G's weights (`--ema DECAY`) that never reads a value back to the
 host: torch's AveragedModel checks its update count, a tensor, on every update (a device sync per
 step on a GPU). Same arithmetic and the same state_dict as AveragedModel with
-get_ema_multi_avg_fn(decay) and use_buffers=True, so checkpoints of either load into the other."""
+get_ema_multi_avg_fn(decay) and use_buffers=True, so checkpoints of either load into the other.
+
+With warm-up (the default) the decay of the n-th update is min(decay, (1 + n) / (10 + n)), as
+TensorFlow's ExponentialMovingAverage with num_updates does: without it, a decay of 0.995 keeps
+about 73% of the initial G after 62 updates, so early sample grids would show near-initial weights."""
 
 from __future__ import annotations
 
@@ -13,9 +17,10 @@ from torch.optim.swa_utils import AveragedModel
 
 
 class GeneratorEMA(AveragedModel):
-    def __init__(self, generator: torch.nn.Module, decay: float) -> None:
+    def __init__(self, generator: torch.nn.Module, decay: float, warmup: bool = True) -> None:
         super().__init__(generator, use_buffers=True)
         self.decay = decay
+        self.warmup = warmup
         self._updates = 0  # the host's copy of n_averaged
 
     @torch.no_grad()
@@ -27,6 +32,8 @@ class GeneratorEMA(AveragedModel):
             for a, c in zip(averaged, current, strict=True):
                 a.detach().copy_(c)
         else:
+            n = self._updates
+            decay = min(self.decay, (1 + n) / (10 + n)) if self.warmup else self.decay
             groups: dict[torch.dtype, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
             for a, c in zip(averaged, current, strict=True):
                 mine, theirs = groups.setdefault(a.dtype, ([], []))
@@ -34,10 +41,10 @@ class GeneratorEMA(AveragedModel):
                 theirs.append(c)
             for mine, theirs in groups.values():
                 if mine[0].is_floating_point() or mine[0].is_complex():
-                    torch._foreach_lerp_(mine, theirs, 1 - self.decay)
+                    torch._foreach_lerp_(mine, theirs, 1 - decay)
                 else:  # integer buffers (BatchNorm's batch count), as AveragedModel's EMA treats them
                     for a, c in zip(mine, theirs, strict=True):
-                        a.copy_(a * self.decay + c * (1 - self.decay))
+                        a.copy_(a * decay + c * (1 - decay))
         self.n_averaged += 1
         self._updates += 1
 

@@ -55,6 +55,7 @@ class TrainSettings:
     seed: int
     device: str
     ema: float
+    ema_warmup: bool
     precision: str
     channels_last: bool
     compile: bool
@@ -183,6 +184,17 @@ def _has_convolutions(arch: plugins.Architecture, spec: DataSpec, options: Mappi
     return any(isinstance(m, conv) for net in (models.generator, models.discriminator) for m in net.modules())
 
 
+def _ema(name: str, arch: plugins.Architecture, asked: float | None) -> float:
+    """--ema, or the architecture's ema_decay, which must be a decay in [0, 1)."""
+    if asked is not None:
+        return asked
+    decay = getattr(arch, "ema_decay", 0.0)
+    if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 <= decay < 1.0:
+        raise plugins.PluginError(f"architecture plugin {name!r} declares ema_decay = {decay!r}; it must be a decay in "
+                          "[0, 1) (0 = no moving average): fix the plugin, or give --ema")
+    return float(decay)
+
+
 def resolve(config: Config) -> RunSpec:
     """The complete description of the run `config` asks for; refuses what cannot train, with the reason."""
     config = copy.deepcopy(config).validate()  # the caller's Config stays as it was
@@ -221,7 +233,7 @@ def resolve(config: Config) -> RunSpec:
         beta2=t.beta2 if t.beta2 is not None else defaults.betas[1],
         lr_decay=t.lr_decay if t.lr_decay is not None else defaults.lr_decay,
         seed=t.seed, device=t.device,
-        ema=t.ema if t.ema is not None else float(getattr(arch, "ema_decay", 0.0)), precision=chosen.name,
+        ema=_ema(config.model.arch, arch, t.ema), ema_warmup=t.ema_warmup, precision=chosen.name,
         # channels-last spares oneDNN/cuDNN layout conversions around convolutions; recorded as applied
         channels_last=bool(t.channels_last and spec.is_image and _has_convolutions(arch, spec, model_options)),
         compile=t.compile, sync_bn=t.sync_bn, pack=t.pack, eval_every=t.eval_every,

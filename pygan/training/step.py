@@ -47,7 +47,7 @@ class GanStep:
         betas = (t.beta1, t.beta2)
         self.opt_g = optim.adam(self.generator.parameters(), t.lr, betas, self.device)
         self.opt_d = optim.adam(self.discriminator.parameters(), t.lr, betas, self.device)
-        self.ema = GeneratorEMA(self.generator, t.ema) if t.ema > 0 else None
+        self.ema = GeneratorEMA(self.generator, t.ema, warmup=t.ema_warmup) if t.ema > 0 else None
         self.loss = plugins.get_loss(t.loss)
         self.regularisers = [(r, plugins.get_regulariser(r.name)) for r in t.regularisers]
         self.augmentation = plugins.get_augmentation(t.augment) if t.augment else None
