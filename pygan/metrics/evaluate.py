@@ -40,7 +40,11 @@ def _features(name: str) -> tuple[str, Callable[[torch.Tensor], torch.Tensor]]:
 
     def extract(x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return net(x).flatten(1)
+            out = net(x)
+        if not isinstance(out, torch.Tensor):
+            raise EvaluationError(f"--features {name}: the network returned {type(out).__name__}, not a tensor")
+        # (N, D) or (N, D, 1, 1) as pooling layers leave it; anything else is checked by the caller
+        return out.flatten(1) if out.dim() >= 2 else out
     return f"TorchScript features from {path.name}", extract
 
 
@@ -52,11 +56,16 @@ def _collect(batches: Iterator[torch.Tensor], count: int, extract: Callable[[tor
     done = 0
     for batch in batches:
         f = extract(batch).float()
+        if f.dim() != 2 or len(f) != len(batch) or (out is not None and f.shape[1] != out.shape[1]):
+            raise EvaluationError(f"--features: the feature network returned shape {tuple(f.shape)} for a batch "
+                                  f"of {len(batch)} images; it must return one feature vector per image, of one "
+                                  "length for all")
         if out is None:
             out = torch.empty(count, f.shape[1], dtype=torch.float32)
         out[done:done + len(f)] = f
         done += len(f)
-    assert out is not None and done == count
+    if out is None or done != count:
+        raise EvaluationError(f"expected {count} samples to score, got {done}")
     return out
 
 
@@ -97,12 +106,16 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
     description, extract = _features(features)
     if data is None:
         data = data_plugin.load(plugins.resolve_options(data_plugin_name, data_plugin.options, data_options))
-    count = min(samples or MAX_IMAGE_SAMPLES, len(data))
+    # A dataset that serves its images several times an epoch (faces: 200 images, 20 times) says how
+    # many are distinct; scoring copies would count one image as many samples.
+    distinct = int(getattr(data, "distinct", len(data)))
+    count = min(samples or MAX_IMAGE_SAMPLES, distinct)
     if count < 2:
-        raise EvaluationError(f"{data_plugin_name}: {len(data)} real sample(s); Frechet distance and KID need >= 2")
+        raise EvaluationError(f"{data_plugin_name}: {distinct} distinct real sample(s); Frechet distance and KID "
+                              "need >= 2")
     n = samples or count
     fake_f = _collect(fakes(n, f" and their features ({features})"), n, extract)
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[:count]
+    order = torch.randperm(distinct, generator=torch.Generator().manual_seed(seed))[:count]
 
     def reals() -> Iterator[torch.Tensor]:
         say(f"features of {count:,} real samples ({features})")

@@ -91,3 +91,38 @@ def test_pygan_evaluate_shows_progress_and_the_counts(run_64px):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)  # not a terminal: the JSON alone
     assert report["real_samples"] == 30 and report["feature_dim"] == 12288 and len(report["warnings"]) == 1
+
+
+def test_repeated_faces_are_scored_once_each(tmp_path):
+    """The bundled faces serve 200 distinct images (100 and their mirror images) 20 times an epoch:
+    the real side of the report counts each image once, not 2,500 copies."""
+    import torch
+
+    from pygan.metrics.evaluate import evaluate
+
+    class Flat(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, z):
+            return torch.tanh(self.scale * z[:, :1].view(-1, 1, 1, 1).expand(-1, 1, 16, 16))
+
+    report = evaluate(Flat(), lambda n, seed: torch.randn(n, 4, generator=torch.Generator().manual_seed(seed)),
+                      "faces", {"image-size": 16})
+    assert report["real_samples"] == 200 and report["samples"] == 200
+
+
+def test_a_feature_network_with_the_wrong_output_is_refused(run_64px, tmp_path):
+    import torch
+
+    from pygan.metrics.features import EvaluationError
+
+    class Pooled(torch.nn.Module):
+        def forward(self, x):
+            return x.mean()  # one number for the whole batch
+
+    path = tmp_path / "bad.pt"
+    torch.jit.script(Pooled()).save(str(path))
+    with pytest.raises(EvaluationError, match=r"--features: the feature network returned shape"):
+        evaluate_run(run_64px, features=str(path))
