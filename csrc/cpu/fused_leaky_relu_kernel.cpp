@@ -130,7 +130,17 @@ void fused_leaky_relu_kernel(const at::Tensor& input, const at::Tensor* bias,
     };
 
     if (bias == nullptr) {
-      at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) { map_unary(x, y, b, e, act); });
+      at::parallel_for(0, n, kGrain, [&](int64_t b, int64_t e) {
+        // Constants and pointers as locals captured by value: at::vec stores may alias anything,
+        // so values read through references would be reloaded after every store.
+        const scalar_t* xs = x;
+        scalar_t* ys = y;
+        const opmath_t s = slope, gg = g;
+        map_unary(xs, ys, b, e, [s, gg](auto v) {
+          using T = decltype(v);
+          return math::leaky_relu(v, T(s), T(gg));
+        });
+      });
       return;
     }
     const scalar_t* bptr = bias->const_data_ptr<scalar_t>();
@@ -175,9 +185,13 @@ void fused_leaky_relu_backward_kernel(const at::Tensor& grad_output, const at::T
     const scalar_t* y = output.const_data_ptr<scalar_t>();
     scalar_t* gi = grad_input.data_ptr<scalar_t>();
     at::parallel_for(0, output.numel(), kGrain, [&](int64_t b, int64_t e) {
-      map_binary(go, y, gi, b, e, [&](auto gv, auto yv) {
+      const scalar_t* gos = go;
+      const scalar_t* ys = y;
+      scalar_t* gis = gi;
+      const opmath_t s = slope, gg = g;  // by value: see the forward
+      map_binary(gos, ys, gis, b, e, [s, gg](auto gv, auto yv) {
         using T = decltype(gv);
-        return gv * math::leaky_relu_grad_from_output(yv, T(slope), T(g));
+        return gv * math::leaky_relu_grad_from_output(yv, T(s), T(gg));
       });
     });
   });
