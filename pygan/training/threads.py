@@ -5,7 +5,9 @@ OpenMP threads spin while they wait for each other, so two threads on two cores 
 process also keeps busy run far slower than one thread would (on a 2-core EPYC beside one busy
 process: 35 img/s with 2 threads, 123 img/s with 1). auto therefore counts the cores that are
 actually free when the run starts (from /proc/stat, over a fraction of a second) instead of all
-cores, and the watcher says so during the run when others start to compete.
+cores, and at every metrics row follows what other processes leave free (down when they start,
+back up when they stop); results do not depend on the thread count, so this changes only speed.
+With --threads N the run keeps N threads and only says when others compete.
 """
 
 from __future__ import annotations
@@ -138,8 +140,7 @@ def choose(requested: int, sample_seconds: float = SAMPLE_SECONDS, share: int = 
         return ThreadChoice(threads, cores, None, f"auto: {cores} cores{shared}")
     # The load covers every CPU of the affinity mask; a cgroup quota caps what is left of them.
     visible = len(sampler.cpus or []) or cores
-    taken = math.floor(others + 1.0 - BUSY_THRESHOLD)  # a core counts as taken from half a core of load
-    free = min(cores, max(1, visible - taken))
+    free = free_cores(others, visible, cores)
     threads = max(1, free // share)
     if free < cores:
         reason = f"auto: other processes keep {others:.1f} of {visible} cores busy"
@@ -155,12 +156,20 @@ def apply(choice: ThreadChoice) -> None:
         torch.set_num_threads(choice.threads)
 
 
-class ContentionWatch:
-    """Between metrics rows: do other processes compete for the run's cores? Returns a line to show
-    when that starts or stops (None otherwise)."""
+def free_cores(others: float, visible: int, cores: int) -> int:
+    """The cores a run can use while others keep `others` cores of the `visible` ones busy (>= 1)."""
+    taken = math.floor(others + 1.0 - BUSY_THRESHOLD)  # a core counts as taken from half a core of load
+    return min(cores, max(1, visible - taken))
 
-    def __init__(self, threads: int, cores: int) -> None:
-        self.threads, self.cores = threads, cores
+
+class ContentionWatch:
+    """Between metrics rows: do other processes compete for the run's cores? Under auto (`adapt`)
+    the run follows the cores they leave free, down when they start and back up when they stop;
+    with --threads N it only says so. check() returns the line to show when that changes."""
+
+    def __init__(self, threads: int, cores: int, adapt: bool = False) -> None:
+        self.threads, self.cores, self.adapt = threads, cores, adapt
+        self.most = cores if adapt else threads  # auto may go back up to every core
         self.sampler = LoadSampler()
         self.visible = len(self.sampler.cpus or []) or cores
         self.contended = False
@@ -171,18 +180,25 @@ class ContentionWatch:
         self.last_others = others
         if others is None:
             return None
-        # Others compete when the CPUs this process may run on are all taken; more threads than the
-        # cores (or the cgroup quota) allow oversubscribe whatever the others do.
-        contended = self.threads + others > self.visible + BUSY_THRESHOLD or self.threads > self.cores
+        target = min(self.most, free_cores(others, self.visible, self.cores))
+        if self.adapt:
+            if target == self.threads:
+                return None
+            before, self.threads = self.threads, target
+            torch.set_num_threads(target)  # results do not depend on the thread count (tested)
+            if target < before:
+                return (f"other processes keep {others:.1f} of {self.visible} cores busy: {target} thread(s) from "
+                        f"now on instead of {before} (auto; README: Threads)")
+            return f"the cores are free again: {target} threads (auto)"
+        oversubscribed = self.threads > self.cores
+        contended = target < self.threads or oversubscribed
         if contended == self.contended:
             return None
         self.contended = contended
         if not contended:
             return f"the cores are free again ({self.threads} threads)"
-        if self.threads > self.cores and others < BUSY_THRESHOLD:  # the run itself asked for too many
+        if oversubscribed and others < BUSY_THRESHOLD:  # the run itself asked for too many
             return (f"{self.threads} threads on {self.cores} cores: OpenMP threads wait for each other; "
                     f"--threads {self.cores} (or auto) runs faster")
-        free = min(self.cores, max(1, self.visible - math.floor(others + 1.0 - BUSY_THRESHOLD)))
-        hint = f"--threads {free} would run faster" if free < self.threads else "training slows down"
         return (f"other processes keep {others:.1f} of {self.visible} cores busy beside this run's "
-                f"{self.threads} threads: {hint} (README: Threads, and two jobs at once)")
+                f"{self.threads} threads: --threads {target} would run faster (README: Threads)")

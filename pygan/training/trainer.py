@@ -321,7 +321,8 @@ class Trainer:
         if self.threads.threads < self.threads.cores or self.threads.reason.startswith("--threads"):
             self._message(f"{self.threads.threads} of {self.threads.cores} cores ({self.threads.reason})")
         if self.device.type == "cpu":
-            self._contention = threads.ContentionWatch(self.threads.threads, self.threads.cores)
+            auto = self.threads.reason.startswith("auto") and not self.dist.enabled  # ranks keep their share
+            self._contention = threads.ContentionWatch(self.threads.threads, self.threads.cores, adapt=auto)
 
     def _reached_max_steps(self) -> bool:
         return bool(self.run.train.max_steps) and self.step >= self.run.train.max_steps

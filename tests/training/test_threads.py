@@ -113,3 +113,51 @@ def test_a_run_logs_its_thread_count_and_restores_the_callers(tmp_path):
         torch.set_num_threads(before)
     rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert rows and all(r["threads"] == 1 for r in rows)
+
+
+def test_auto_follows_the_free_cores_down_and_back_up(monkeypatch):
+    loads = iter([1.0, 1.0, 0.0, 0.0])
+    monkeypatch.setattr(threads.LoadSampler, "others", lambda self: next(loads))
+    before = torch.get_num_threads()
+    try:
+        watch = threads.ContentionWatch(threads=2, cores=2, adapt=True)
+        assert "1 thread(s) from now on instead of 2" in watch.check() and torch.get_num_threads() == 1
+        assert watch.check() is None and watch.threads == 1  # still busy: no change, no line
+        assert watch.check() == "the cores are free again: 2 threads (auto)" and torch.get_num_threads() == 2
+        assert watch.check() is None
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("arch", ["mlp"])
+def test_a_run_whose_thread_count_changes_ends_with_the_same_weights(arch, tmp_path, tiny_images, monkeypatch):
+    """auto may change the thread count between rows: pygan's ops and mlp's layers do not notice.
+    (dcgan would: oneDNN's convolution weight gradients sum in another order with another thread
+    count, which the README says; --threads N pins it.)"""
+    from pygan.training import Trainer
+    from tests.training.conftest import image_config, ring_config
+
+    def config(out, threads_):
+        c = ring_config(out, epochs=1, threads=threads_) if arch == "mlp" else \
+            image_config(tiny_images, out, epochs=2, threads=threads_)
+        c.output.log_every = 1
+        return c
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        fixed = Trainer(config(tmp_path / "fixed", 1))
+        fixed.fit()
+        loads = iter([0.0, 1.0] * 1000)  # every row: the other core taken, then free again
+        monkeypatch.setattr(threads, "core_count", lambda: 2)
+        monkeypatch.setattr(threads.LoadSampler, "others", lambda self: next(loads))
+        switching = Trainer(config(tmp_path / "switching", 0))
+        switching.fit()
+    finally:
+        torch.set_num_threads(before)
+    rows = [json.loads(line) for line in (tmp_path / "switching" / "metrics.jsonl").read_text().splitlines()]
+    assert {r["threads"] for r in rows if "threads" in r} == {1, 2}  # it did switch
+    a, b = fixed.generator.state_dict(), switching.generator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    a, b = fixed.discriminator.state_dict(), switching.discriminator.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
