@@ -50,7 +50,7 @@ BASELINE = "plain eager fp32"
 # Forced bfloat16 on a CPU without bfloat16 instructions runs emulated: 42.6 s a step against 1.0 s in
 # fp32 on an AMD EPYC (Zen 3, AVX2); timing it would take most of the bench's run.
 BF16_SKIPPED = ("pygan bf16: skipped, this CPU has no bfloat16 instructions (no AVX512-BF16, no AMX), where it "
-                "measured 0.03x fp32 (AMD EPYC Zen 3); --bf16 times it anyway")
+                "measured 0.02x fp32 (AMD EPYC Zen 3, benchmarks/cpu-train-epyc-zen3-bf16.txt); --bf16 times it anyway")
 
 
 def choose_variants(device: torch.device, with_compile: bool,

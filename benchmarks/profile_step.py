@@ -1,0 +1,78 @@
+"""Where a DCGAN training step spends its time: torch.profiler over pygan's step (the trainer's
+GanStep) and the plain eager step of `pygan bench train`, grouped into convolutions, pygan's fused
+ops, the optimiser and the rest.
+
+    python benchmarks/profile_step.py [--image-size 64] [--batch-size 64] [--steps 3] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+GROUPS = (  # first match wins; names are the profiler's op names
+    ("convolution (oneDNN)", ("convolution", "mkldnn")),
+    ("pygan fused ops", ("pygan::",)),
+    ("BatchNorm / activations (ATen)", ("batch_norm", "leaky_relu", "threshold", "relu", "tanh")),
+    ("optimiser (Adam)", ("adam", "addcdiv", "addcmul", "lerp", "sqrt")),
+    ("copies and layout", ("copy_", "_to_copy", "contiguous", "clone")),
+)
+
+
+def _group(name: str) -> str:
+    low = name.lower()
+    for group, keys in GROUPS:
+        if any(k in low for k in keys):
+            return group
+    return "other"
+
+
+def _profile(step, steps: int) -> dict[str, float]:
+    """Self CPU time per group, ms per step (self time: each microsecond is counted once)."""
+    step()
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    totals: dict[str, float] = defaultdict(float)
+    for event in prof.key_averages():
+        totals[_group(event.key)] += event.self_cpu_time_total / 1e3 / steps
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    from pygan.bench import train_step
+    from pygan.bench.report import describe, machine
+
+    device = torch.device("cpu")
+    plain = train_step.VARIANTS[0]
+    pygan_fp32 = next(v for v in train_step.VARIANTS if v.label == "pygan fp32")
+    result = {}
+    for variant in (plain, pygan_fp32):
+        step, _ = train_step._step_fn(variant, device, args.image_size, args.batch_size)
+        result[variant.label] = _profile(step, args.steps)
+    groups = list(dict.fromkeys(g for r in result.values() for g in r))
+    print(f"{'ms per step (self CPU time)':34s}" + "".join(f"{label:>20s}" for label in result))
+    for g in groups:
+        print(f"{g:34s}" + "".join(f"{r.get(g, 0.0):20.1f}" for r in result.values()))
+    print(f"{'total':34s}" + "".join(f"{sum(r.values()):20.1f}" for r in result.values()))
+    info = machine()
+    print(describe(info))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": info, "size": args.image_size, "batch": args.batch_size,
+                                         "ms_per_step": result}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
