@@ -33,18 +33,55 @@ def usable_cores() -> list[int] | None:
         return None
 
 
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+_SELF_CGROUP = Path("/proc/self/cgroup")
+
+
+def _quota_v2(folder: Path) -> float | None:
+    try:
+        quota, period = (folder / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _quota_v1(folder: Path) -> float | None:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
 def cpu_quota() -> float | None:
-    """A cgroup v2 CPU limit (cpu.max, in cores), or None where there is none."""
+    """The tightest cgroup CPU limit on this process, in cores (None where there is none): cgroup
+    v2's cpu.max of its own cgroup and each parent, or v1's cfs quota."""
     try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-    except (OSError, ValueError):
-        return None
-    if quota == "max":
-        return None
-    try:
-        return int(quota) / int(period)
-    except (ValueError, ZeroDivisionError):
-        return None
+        lines = _SELF_CGROUP.read_text().splitlines()
+    except OSError:
+        lines = []
+    limits: list[float] = []
+    for line in lines:
+        hierarchy, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        relative = Path(path.lstrip("/"))
+        if hierarchy == "0" and controllers == "":  # v2: walk from the process's cgroup up to the root
+            folder = _CGROUP_ROOT / relative
+            while True:
+                if (limit := _quota_v2(folder)) is not None:
+                    limits.append(limit)
+                if folder == _CGROUP_ROOT or _CGROUP_ROOT not in folder.parents:
+                    break
+                folder = folder.parent
+        elif "cpu" in controllers.split(","):  # v1
+            for base in (_CGROUP_ROOT / "cpu", _CGROUP_ROOT / "cpu,cpuacct"):
+                for folder in (base / relative, base):
+                    if (limit := _quota_v1(folder)) is not None:
+                        limits.append(limit)
+    if not limits and (limit := _quota_v2(_CGROUP_ROOT)) is not None:  # a container's own root
+        limits.append(limit)
+    return min(limits) if limits else None
 
 
 def core_count() -> int:

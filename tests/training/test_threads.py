@@ -161,3 +161,27 @@ def test_a_run_whose_thread_count_changes_ends_with_the_same_weights(arch, tmp_p
     assert all(torch.equal(a[k], b[k]) for k in a)
     a, b = fixed.discriminator.state_dict(), switching.discriminator.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cpu_quota_reads_the_processs_own_cgroup_and_its_parents(monkeypatch, tmp_path):
+    root = tmp_path / "cgroup"
+    (root / "user.slice" / "job").mkdir(parents=True)
+    (root / "cpu.max").write_text("max 100000\n")
+    (root / "user.slice" / "cpu.max").write_text("300000 100000\n")  # 3 cores
+    (root / "user.slice" / "job" / "cpu.max").write_text("150000 100000\n")  # 1.5 cores: the tightest
+    self_cgroup = tmp_path / "self"
+    self_cgroup.write_text("0::/user.slice/job\n")
+    monkeypatch.setattr(threads, "_CGROUP_ROOT", root)
+    monkeypatch.setattr(threads, "_SELF_CGROUP", self_cgroup)
+    assert threads.cpu_quota() == 1.5
+    (root / "user.slice" / "job" / "cpu.max").write_text("max 100000\n")
+    assert threads.cpu_quota() == 3.0
+    v1 = root / "cpu,cpuacct" / "docker" / "abc"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("200000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    self_cgroup.write_text("4:cpu,cpuacct:/docker/abc\n")
+    assert threads.cpu_quota() == 2.0
+    self_cgroup.write_text("4:cpu,cpuacct:/\n")
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    assert threads.cpu_quota() is None
