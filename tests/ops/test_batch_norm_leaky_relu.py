@@ -85,6 +85,11 @@ def test_statistics_are_exact_for_large_offsets():
         torch.testing.assert_close(invstd.double(), torch.rsqrt(var + 1e-5), rtol=1e-4, atol=0)
 
 
+def _randn64_drawn_on_cpu(*shape):
+    """The CPU's values for the seed on any device, so the kink check below holds under PYGAN_TEST_DEVICE."""
+    return torch.randn(*shape, dtype=torch.float64, device="cpu").to(torch.get_default_device())
+
+
 def _pre_activation_away_from_zero(x, w, b):
     z = nn.functional.batch_norm(x, None, None, w, b, True, 0.0, 1e-5)
     return z.abs().min().item() > 1e-3
@@ -94,11 +99,11 @@ def _pre_activation_away_from_zero(x, w, b):
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_gradcheck_and_gradgradcheck(affine, channels_last):
     torch.manual_seed(3)
-    x = torch.randn(3, 4, 3, 3, dtype=torch.float64)
+    x = _randn64_drawn_on_cpu(3, 4, 3, 3)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    w = torch.randn(4, dtype=torch.float64) if affine else None
-    b = torch.randn(4, dtype=torch.float64) if affine else None
+    w = _randn64_drawn_on_cpu(4) if affine else None
+    b = _randn64_drawn_on_cpu(4) if affine else None
     assert _pre_activation_away_from_zero(x, w, b)  # finite differences must not cross the kink
     inputs = tuple(t.requires_grad_() for t in (x, w, b) if t is not None)
 
@@ -113,8 +118,8 @@ def test_gradcheck_and_gradgradcheck(affine, channels_last):
 def test_gradcheck_over_negative_and_positive_slopes(slope):
     # The backward recomputes the pre-activation from the input, so any slope sign is right.
     torch.manual_seed(5)
-    x = torch.randn(4, 3, 5, dtype=torch.float64)
-    w, b = torch.randn(3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    x = _randn64_drawn_on_cpu(4, 3, 5)
+    w, b = _randn64_drawn_on_cpu(3), _randn64_drawn_on_cpu(3)
     assert _pre_activation_away_from_zero(x, w, b)
     inputs = tuple(t.requires_grad_() for t in (x, w, b))
 
@@ -231,7 +236,7 @@ def test_bfloat16_activations_under_autocast_meet_float32_parameters():
     layer = BatchNormLeakyReLU(16)
     conv = nn.Conv2d(3, 16, 3)
     x = torch.randn(4, 3, 10, 10)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast(torch.get_default_device().type, dtype=torch.bfloat16):
         h = conv(x)
         y = layer(h)
     assert h.dtype == y.dtype == torch.bfloat16

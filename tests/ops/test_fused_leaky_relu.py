@@ -243,7 +243,7 @@ def test_float32_bias_under_autocast_meets_bfloat16_activations():
     act = FusedLeakyReLU(4)
     torch.nn.init.normal_(act.bias)
     x = torch.randn(2, 3, 8, 8)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast(torch.get_default_device().type, dtype=torch.bfloat16):
         h = conv(x)
         assert h.dtype == torch.bfloat16 and act.bias.dtype == torch.float32
         out = act(h)

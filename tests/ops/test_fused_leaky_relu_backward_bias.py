@@ -39,7 +39,7 @@ SHAPES = [(4, 6, 5, 7), (23, 6), (3, 6, 1, 1), (2, 5, 3, 4, 3), (3, 37, 2, 3), (
 
 
 def _output_and_grad(shape, dtype, layout, slope, gain, seed=0):
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(torch.get_default_device()).manual_seed(seed)  # PYGAN_TEST_DEVICE's device
     x = torch.randn(shape, generator=g, dtype=torch.float64)
     b = torch.randn(shape[1], generator=g, dtype=torch.float64)
     out = reference.fused_leaky_relu(x, b, slope, gain).to(dtype)

@@ -50,7 +50,7 @@ def shapes(draw, min_dims: int = 0, max_dims: int = 5) -> tuple[int, ...]:
 
 def make_input(shape: tuple[int, ...], dtype: torch.dtype, layout: str, seed: int, scale: float = 1.0) -> torch.Tensor:
     """A tensor of `shape` laid out as asked (channels-last only for 4-D/5-D; else contiguous)."""
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(torch.get_default_device()).manual_seed(seed)  # PYGAN_TEST_DEVICE's device
 
     def randn(*s):
         return (torch.randn(s, generator=g, dtype=torch.float64) * scale).to(dtype)
