@@ -136,7 +136,7 @@ setup(
     ext_modules=[_extension()],
     cmdclass={"build_ext": BuildExtensionPerIsa.with_options(use_ninja=True)},
     install_requires=[
-        "torch>=2.4",
+        "torch>=2.6",  # csrc passes c10::string_view as std::string_view: one type from torch 2.6 on
         "typer>=0.12",
         "rich>=13",
         "numpy",
