@@ -18,6 +18,22 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _pinned_threads(request, monkeypatch):
+    """Runs in this process keep one thread count whatever else loads the machine: auto threads
+    would follow the load, and oneDNN's convolution gradients round differently at another count,
+    which would make the exactness tests depend on the machine's other work. The thread tests
+    themselves (tests/training/test_threads.py) see the real auto."""
+    if request.module.__name__.endswith("test_threads"):
+        return
+    from pygan.training import threads
+
+    real_choose = threads.choose
+    monkeypatch.setattr(threads, "choose",
+                        lambda requested, *args, **kwargs: real_choose(requested or torch.get_num_threads(),
+                                                                       *args, **kwargs))
+
+
 @pytest.fixture
 def tiny_images(tmp_path):
     """A folder of eight 16 px PNG images."""
