@@ -169,25 +169,35 @@ struct LeakyReLUBackwardSetup {
   at::Tensor grad_input;           // laid out like output
 };
 
-inline LeakyReLUBackwardSetup setup_fused_leaky_relu_backward(const at::Tensor& grad_output,
-                                                              const at::Tensor& output,
-                                                              double negative_slope, double gain) {
-  constexpr const char* op = "pygan.fused_leaky_relu_backward";
+// The arguments both LeakyReLU backward ops take: floating, alike, of one shape.
+inline void check_leaky_backward_args(const at::Tensor& grad_output, const at::Tensor& output,
+                                      double negative_slope, double gain, const char* op) {
   check_floating(output, op, "output");
   check_floating(grad_output, op, "grad_output");
   check_same_device_dtype(output, "output", grad_output, "grad_output", op);
   check_leaky_params(negative_slope, gain, op);
   TORCH_CHECK(grad_output.sizes() == output.sizes(), op, ": grad_output has shape ",
               grad_output.sizes(), " but output has shape ", output.sizes());
+}
+
+// grad_output as is where it already has output's strides, else copied into output's layout.
+inline at::Tensor laid_out_like(const at::Tensor& grad_output, const at::Tensor& output) {
+  if (grad_output.is_non_overlapping_and_dense() && grad_output.strides() == output.strides()) {
+    return grad_output;
+  }
+  at::Tensor go = at::empty_like(output);
+  go.copy_(grad_output);
+  return go;
+}
+
+inline LeakyReLUBackwardSetup setup_fused_leaky_relu_backward(const at::Tensor& grad_output,
+                                                              const at::Tensor& output,
+                                                              double negative_slope, double gain) {
+  check_leaky_backward_args(grad_output, output, negative_slope, gain, "pygan.fused_leaky_relu_backward");
   at::Tensor out = output.is_non_overlapping_and_dense()
                        ? output
                        : output.contiguous(output.suggest_memory_format());
-  at::Tensor go = grad_output;
-  if (!(go.is_non_overlapping_and_dense() && go.strides() == out.strides())) {
-    go = at::empty_like(out);
-    go.copy_(grad_output);
-  }
-  return {go, out, at::empty_like(out)};
+  return {laid_out_like(grad_output, out), out, at::empty_like(out)};
 }
 
 struct LeakyReLUBackwardBiasSetup {
@@ -207,23 +217,14 @@ inline bool is_channels_last_contiguous(const at::Tensor& t) {
 inline LeakyReLUBackwardBiasSetup setup_fused_leaky_relu_backward_bias(
     const at::Tensor& grad_output, const at::Tensor& output, double negative_slope, double gain) {
   constexpr const char* op = "pygan.fused_leaky_relu_backward_bias";
-  check_floating(output, op, "output");
-  check_floating(grad_output, op, "grad_output");
-  check_same_device_dtype(output, "output", grad_output, "grad_output", op);
-  check_leaky_params(negative_slope, gain, op);
-  TORCH_CHECK(grad_output.sizes() == output.sizes(), op, ": grad_output has shape ",
-              grad_output.sizes(), " but output has shape ", output.sizes());
+  check_leaky_backward_args(grad_output, output, negative_slope, gain, op);
   TORCH_CHECK(output.dim() >= 2, op, ": the bias gradient sums over all dims but dim 1 "
               "(channels), so output needs at least 2 dims, got shape ", output.sizes(),
               "; use fused_leaky_relu_backward for an output without a bias");
   LeakyReLUBackwardBiasSetup s;
   const bool rows = !output.is_contiguous() && is_channels_last_contiguous(output);
   s.output = output.is_contiguous() || rows ? output : output.contiguous();
-  s.grad_output = grad_output;
-  if (!(grad_output.is_non_overlapping_and_dense() && grad_output.strides() == s.output.strides())) {
-    s.grad_output = at::empty_like(s.output);
-    s.grad_output.copy_(grad_output);
-  }
+  s.grad_output = laid_out_like(grad_output, s.output);
   const int64_t C = output.size(1);
   s.layout.channels = C;
   const int64_t per_sample = output.size(0) == 0 ? 0 : output.numel() / output.size(0);
