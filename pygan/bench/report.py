@@ -13,29 +13,14 @@ from rich.console import Console
 from rich.table import Table
 
 from pygan.atomic import write_bytes_atomic
-
-
-def _cpuinfo() -> dict[str, str]:
-    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
-    fields: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if not line.strip():
-                    break
-                key, _, value = line.partition(":")
-                fields[key.strip()] = value.strip()
-    except OSError:
-        pass
-    return fields
-
+from pygan.training.precision import cpu_info
 
 # The instruction sets that decide which kernels run (pygan's, ATen's and oneDNN's builds).
 _ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_bf16", "amx_bf16", "amx_tile")
 
 
 def machine() -> dict[str, Any]:
-    fields = _cpuinfo()
+    fields = cpu_info()
     cpu = fields.get("model name") or platform.processor()
     flags = set(fields["flags"].split()) if "flags" in fields else None
     info = {"cpu": cpu, "cpu_family": fields.get("cpu family"), "cpu_model": fields.get("model"),

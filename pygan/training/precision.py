@@ -24,18 +24,25 @@ _FAST_CPU_BF16 = "amx_bf16"  # the feature that makes bfloat16 convolutions fast
 
 
 @functools.cache
-def cpu_bf16_features() -> tuple[str, ...]:
-    """The native bfloat16 instruction sets of this CPU, from /proc/cpuinfo (empty elsewhere)."""
+def cpu_info() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (model name, family, flags, ...; empty where
+    there is none)."""
+    fields: dict[str, str] = {}
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return ()
-    flags: set[str] = set()
+        return fields
     for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.partition(":")[2].split())
+        if not line.strip():
             break
-    return tuple(sorted(flags & _CPU_BF16_FLAGS))
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    return fields
+
+
+def cpu_bf16_features() -> tuple[str, ...]:
+    """The native bfloat16 instruction sets of this CPU, from /proc/cpuinfo (empty elsewhere)."""
+    return tuple(sorted(set(cpu_info().get("flags", "").split()) & _CPU_BF16_FLAGS))
 
 
 @dataclass(frozen=True)
