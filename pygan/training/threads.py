@@ -155,6 +155,7 @@ class ThreadChoice:
     cores: int
     busy_elsewhere: float | None  # cores other processes kept busy when auto chose (None: not measured)
     reason: str
+    source: str = "auto"  # "--threads", "OMP_NUM_THREADS" or "auto": who chose the count
 
 
 def choose(requested: int, sample_seconds: float = SAMPLE_SECONDS, share: int = 1) -> ThreadChoice:
@@ -163,10 +164,10 @@ def choose(requested: int, sample_seconds: float = SAMPLE_SECONDS, share: int = 
     on this machine (ranks started without torchrun's OMP_NUM_THREADS)."""
     cores = core_count()
     if requested > 0:
-        return ThreadChoice(requested, cores, None, f"--threads {requested}")
+        return ThreadChoice(requested, cores, None, f"--threads {requested}", "--threads")
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
-        return ThreadChoice(int(env), cores, None, f"OMP_NUM_THREADS={env}")
+        return ThreadChoice(int(env), cores, None, f"OMP_NUM_THREADS={env}", "OMP_NUM_THREADS")
     share = max(1, share)
     sampler = LoadSampler()
     time.sleep(sample_seconds)

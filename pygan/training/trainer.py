@@ -318,10 +318,10 @@ class Trainer:
         share = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1) if self.dist.enabled else 1
         self.threads = threads.choose(self.run.train.threads, share=share)
         threads.apply(self.threads)
-        if self.threads.threads < self.threads.cores or self.threads.reason.startswith("--threads"):
+        if self.threads.threads < self.threads.cores or self.threads.source == "--threads":
             self._message(f"{self.threads.threads} of {self.threads.cores} cores ({self.threads.reason})")
         if self.device.type == "cpu":
-            auto = self.threads.reason.startswith("auto") and not self.dist.enabled  # ranks keep their share
+            auto = self.threads.source == "auto" and not self.dist.enabled  # ranks keep their share
             self._contention = threads.ContentionWatch(self.threads.threads, self.threads.cores, adapt=auto)
 
     def _reached_max_steps(self) -> bool:
