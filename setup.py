@@ -67,19 +67,25 @@ if platform.machine().lower() in {"x86_64", "amd64"}:
     ISA_FLAGS["avx512"] = ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-mf16c",
                            "-DCPU_CAPABILITY=AVX512", "-DCPU_CAPABILITY_AVX512"]
 ISA_KERNELS = ["csrc/cpu/gan_loss_kernel.cpp", "csrc/cpu/fused_leaky_relu_kernel.cpp",
-               "csrc/cpu/batch_norm_leaky_relu_kernel.cpp"]
+               "csrc/cpu/batch_norm_leaky_relu_kernel.cpp", "csrc/cpu/gan_objective_kernel.cpp",
+               "csrc/cpu/gradient_penalty_kernel.cpp"]
 COMMON_SOURCES = [
     "csrc/ops.cpp",
     "csrc/cpu/isa.cpp",
     "csrc/cpu/gan_loss.cpp",
     "csrc/cpu/fused_leaky_relu.cpp",
     "csrc/cpu/batch_norm_leaky_relu.cpp",
+    "csrc/cpu/gan_objective.cpp",
+    "csrc/cpu/gradient_penalty.cpp",
     "csrc/autograd/gan_loss_autograd.cpp",
+    "csrc/autograd/gan_objective_autograd.cpp",
+    "csrc/autograd/gradient_penalty_autograd.cpp",
     "csrc/autograd/fused_leaky_relu_autograd.cpp",
     "csrc/autograd/batch_norm_leaky_relu_autograd.cpp",
 ]
 CUDA_SOURCES = ["csrc/cuda/gan_loss.cu", "csrc/cuda/fused_leaky_relu.cu",
-                 "csrc/cuda/batch_norm_leaky_relu.cu"]
+                 "csrc/cuda/batch_norm_leaky_relu.cu", "csrc/cuda/gan_objective.cu",
+                 "csrc/cuda/gradient_penalty.cu"]
 
 
 class BuildExtensionPerIsa(cpp_extension.BuildExtension):
@@ -162,9 +168,15 @@ setup(
         "pygan.losses": [
             "non-saturating = pygan_plugins.bce_losses:NonSaturating",
             "saturating = pygan_plugins.bce_losses:Saturating",
+            "hinge = pygan_plugins.hinge:Hinge",
+            "least-squares = pygan_plugins.least_squares:LeastSquares",
+            "wasserstein = pygan_plugins.wasserstein:Wasserstein",
+            "relativistic = pygan_plugins.relativistic:Relativistic",
         ],
         "pygan.regularisers": [
             "r1 = pygan_plugins.r1:R1",
+            "r2 = pygan_plugins.r2:R2",
+            "gradient-penalty = pygan_plugins.gradient_penalty:GradientPenalty",
         ],
         "pygan.augmentations": [
             "flip = pygan_plugins.flip:HorizontalFlip",
