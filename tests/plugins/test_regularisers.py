@@ -17,8 +17,8 @@ from pygan_plugins.r2 import R2
 from pygan import plugins
 from pygan.plugins import DataSpec
 from pygan.regularisers import PenaltyInputs, Regulariser
-from pygan.training import Trainer
-from tests.training.conftest import ring_config
+from pygan.training import GanStep, Trainer, resolve
+from tests.training.conftest import image_config, ring_config
 
 SEED = 7
 
@@ -181,3 +181,14 @@ def test_a_short_training_logs_each_penalty(loss, regs, tmp_path):
                 assert f"penalty_{name}" not in row, row
     config = (out / "config.toml").read_text()
     assert all(f'"{text}"' in config for text in regs)  # recorded as name:weight:every
+
+
+def test_the_step_penalises_packed_images_and_a_short_real_batch(tiny_images, tmp_path):
+    config = image_config(tiny_images, tmp_path / "run", loss="wasserstein", pack=2,
+                          regularisers=["gradient-penalty", "r1:1:1", "r2:1:1"])
+    gan = GanStep(resolve(config))
+    gan.train_step(torch.rand(8, 3, 16, 16) * 2 - 1)
+    gan.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)  # a short last batch: 2 packed reals meet 4 packed fakes
+    means = gan.log.read()
+    for name in ("gradient-penalty", "r1", "r2"):
+        assert math.isfinite(means[f"penalty_{name}"]) and means[f"penalty_{name}"] > 0, means
