@@ -19,6 +19,30 @@ inline Reduction parse_reduction(std::string_view reduction, const char* op) {
   TORCH_CHECK(false, op, ": reduction must be 'mean', 'sum' or 'none', got '", reduction, "'");
 }
 
+// The objectives of pygan.discriminator_objective / generator_objective (see pygan_math.h).
+enum class ObjectiveKind { kHinge, kLeastSquares, kWasserstein, kRelativistic };
+
+inline ObjectiveKind parse_objective_kind(std::string_view kind, const char* op, bool generator) {
+  if (kind == "hinge") return ObjectiveKind::kHinge;
+  if (kind == "least-squares") return ObjectiveKind::kLeastSquares;
+  if (kind == "wasserstein") return ObjectiveKind::kWasserstein;
+  if (kind == "relativistic" && !generator) return ObjectiveKind::kRelativistic;
+  TORCH_CHECK(false, op, ": kind must be one of ",
+              generator ? "'hinge', 'least-squares', 'wasserstein'"
+                        : "'hinge', 'least-squares', 'wasserstein', 'relativistic'",
+              ", got '", kind, "'",
+              generator && kind == "relativistic"
+                  ? "; the relativistic G objective is discriminator_objective with real and fake swapped"
+                  : "");
+}
+
+// The objectives and the penalty are always reduced (their callers train on the mean).
+inline Reduction parse_reduced(std::string_view reduction, const char* op) {
+  TORCH_CHECK(reduction == "mean" || reduction == "sum", op,
+              ": reduction must be 'mean' or 'sum', got '", reduction, "'");
+  return reduction == "mean" ? Reduction::kMean : Reduction::kSum;
+}
+
 inline void check_floating(const at::Tensor& t, const char* op, const char* arg) {
   TORCH_CHECK(t.defined(), op, ": ", arg, " is undefined; pass a tensor");
   const auto st = t.scalar_type();

@@ -22,6 +22,26 @@ TORCH_LIBRARY(pygan, m) {
   m.def(
       "generator_loss_backward(Tensor grad_loss, Tensor fake_logits, bool saturating, "
       "str reduction) -> Tensor");
+  // The objectives after 2014 on raw scores, kind 'hinge', 'least-squares', 'wasserstein' or
+  // 'relativistic' (pairs; the G objective of 'relativistic' is this op with real and fake swapped).
+  m.def(
+      "discriminator_objective(Tensor real_logits, Tensor fake_logits, str kind, float real_target, "
+      "float fake_target, str reduction=\"mean\") -> (Tensor loss, Tensor d_real, Tensor d_fake)");
+  m.def(
+      "discriminator_objective_backward(Tensor grad_loss, Tensor real_logits, Tensor fake_logits, "
+      "str kind, float real_target, float fake_target, str reduction) -> (Tensor grad_real, Tensor grad_fake)");
+  m.def(
+      "generator_objective(Tensor fake_logits, str kind, float target, str reduction=\"mean\") "
+      "-> (Tensor loss, Tensor d_fake)");
+  m.def(
+      "generator_objective_backward(Tensor grad_loss, Tensor fake_logits, str kind, float target, "
+      "str reduction) -> Tensor");
+  // mean_i (||grad_i|| - center)^2 over dim 0, and the per-sample norms (float32, or float64 for
+  // float64 input) that its backward reuses.
+  m.def("gradient_penalty(Tensor grad, float center=0.0, str reduction=\"mean\") -> (Tensor penalty, Tensor norms)");
+  m.def(
+      "gradient_penalty_backward(Tensor grad_penalty, Tensor grad, Tensor norms, float center, "
+      "str reduction) -> Tensor");
   m.def(
       "fused_leaky_relu(Tensor input, Tensor? bias=None, float negative_slope=0.2, "
       "float gain=1.0) -> Tensor");

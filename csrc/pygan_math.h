@@ -135,6 +135,59 @@ PYGAN_HD T generator_grad(T l, bool saturating) {
   return saturating ? -s.pos : -s.neg;
 }
 
+// ---- losses on raw scores (hinge, least squares, Wasserstein, relativistic) ----
+//
+// `t` is the side's target: the hinge's margin point (1 for reals, -1 for fakes) or the least
+// squares' target (LSGAN's b for reals, a for fakes, c for G). Wasserstein's terms are linear:
+// -l on reals and l on fakes (G: -l), so their gradients are the constants -1 and 1.
+
+// hinge on reals: relu(t - l); d/dl = -1 where l < t, else 0 (relu'(0) = 0, as in torch).
+template <typename T>
+PYGAN_HD T hinge_real(T l, T t) { return max_(t - l, T(0)); }
+template <typename T>
+PYGAN_HD T hinge_real_grad(T l, T t) { return select_pos(t - l, T(-1), T(0)); }
+
+// hinge on fakes: relu(l - t); d/dl = 1 where l > t, else 0.
+template <typename T>
+PYGAN_HD T hinge_fake(T l, T t) { return max_(l - t, T(0)); }
+template <typename T>
+PYGAN_HD T hinge_fake_grad(T l, T t) { return select_pos(l - t, T(1), T(0)); }
+
+// least squares: 0.5 (l - t)^2; d/dl = l - t.
+template <typename T>
+PYGAN_HD T squared_error(T l, T t) {
+  const T d = l - t;
+  return T(0.5) * d * d;
+}
+template <typename T>
+PYGAN_HD T squared_error_grad(T l, T t) { return l - t; }
+
+// relativistic pair (RpGAN): softplus(f - r), finite for any finite pair; d/df = sigmoid(f - r)
+// and d/dr = -sigmoid(f - r).
+template <typename T>
+PYGAN_HD T relativistic_term(T r, T f) { return softplus(f - r); }
+template <typename T>
+PYGAN_HD T relativistic_grad_fake(T r, T f) { return sigmoid_pair(f - r).pos; }
+
+// ---- the gradient-norm penalty (R1, R2, WGAN-GP) ----
+//
+// Per sample, with s = ||g||^2 and n = ||g|| = sqrt(s): the term (n - c)^2, which is s itself for
+// c = 0 (R1 / R2: no square root, exact at g = 0). Its gradient is coeff * g with coeff =
+// 2 (n - c) / n, 2 for c = 0; at n = 0 with c > 0 the norm has no gradient and coeff is 0 (as
+// torch.linalg.vector_norm's backward takes it).
+template <typename S>
+PYGAN_HD S penalty_term(S squared_norm, S norm, S center) {
+  if (center == S(0)) return squared_norm;
+  const S d = norm - center;
+  return d * d;
+}
+
+template <typename S>
+PYGAN_HD S penalty_coeff(S norm, S center) {
+  if (center == S(0)) return S(2);
+  return norm > S(0) ? S(2) * (norm - center) / norm : S(0);
+}
+
 // ---- LeakyReLU with gain ----
 
 // gain * leaky_relu(v): branch-free, max + slope * min.

@@ -25,6 +25,16 @@ using DLossBwdSig = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const 
                                                        const at::Tensor&, double, c10::string_view);
 using GLossSig = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, bool, c10::string_view);
 using GLossBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, bool, c10::string_view);
+using DObjSig = std::tuple<at::Tensor, at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&,
+                                                                c10::string_view, double, double,
+                                                                c10::string_view);
+using DObjBwdSig = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                                      c10::string_view, double, double, c10::string_view);
+using GObjSig = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, c10::string_view, double, c10::string_view);
+using GObjBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_view, double, c10::string_view);
+using PenaltySig = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, double, c10::string_view);
+using PenaltyBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, double,
+                                 c10::string_view);
 using LeakySig = at::Tensor(const at::Tensor&, const std::optional<at::Tensor>&, double, double);
 using LeakyInplaceSig = void(at::Tensor&, const std::optional<at::Tensor>&, double, double);
 using LeakyBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, double, double);

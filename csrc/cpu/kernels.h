@@ -56,7 +56,27 @@ struct ChannelLayout {
       const at::Tensor& grad_out, const at::Tensor& input, const ChannelLayout& layout,         \
       const at::Tensor& mean, const at::Tensor& invstd, const at::Tensor& weight,               \
       const at::Tensor& bias, double negative_slope, at::Tensor& grad_input,                    \
-      at::Tensor& grad_weight, at::Tensor& grad_bias);
+      at::Tensor& grad_weight, at::Tensor& grad_bias);                                          \
+  void discriminator_objective_kernel(const at::Tensor& real, const at::Tensor& fake,          \
+                                      ObjectiveKind kind, double real_target, double fake_target, \
+                                      Reduction reduction, at::Tensor& loss, at::Tensor& d_real, \
+                                      at::Tensor& d_fake);                                      \
+  void discriminator_objective_backward_kernel(                                                 \
+      const at::Tensor& grad, const at::Tensor& real, const at::Tensor& fake, ObjectiveKind kind, \
+      double real_target, double fake_target, Reduction reduction, at::Tensor& grad_real,       \
+      at::Tensor& grad_fake);                                                                   \
+  void generator_objective_kernel(const at::Tensor& fake, ObjectiveKind kind, double target,   \
+                                  Reduction reduction, at::Tensor& loss, at::Tensor& d_fake);   \
+  void generator_objective_backward_kernel(const at::Tensor& grad, const at::Tensor& fake,     \
+                                           ObjectiveKind kind, double target,                   \
+                                           Reduction reduction, at::Tensor& grad_fake);         \
+  void gradient_penalty_kernel(const at::Tensor& grad, int64_t samples, int64_t per_sample,    \
+                               double center, Reduction reduction, at::Tensor& penalty,         \
+                               at::Tensor& norms);                                              \
+  void gradient_penalty_backward_kernel(const at::Tensor& grad_penalty, const at::Tensor& grad, \
+                                        const at::Tensor& norms, int64_t samples,               \
+                                        int64_t per_sample, double center, Reduction reduction, \
+                                        at::Tensor& grad_input);
 
 namespace pygan::cpu::isa_default {
 PYGAN_DECLARE_CPU_KERNELS

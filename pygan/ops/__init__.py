@@ -3,19 +3,25 @@
 from pygan import _extension
 from pygan.ops.batch_norm_leaky_relu import BatchNormLeakyReLU, batch_norm_leaky_relu
 from pygan.ops.gan_loss import discriminator_loss, generator_loss
+from pygan.ops.gan_objective import discriminator_objective, generator_objective
+from pygan.ops.gradient_penalty import gradient_penalty
 from pygan.ops.leaky_relu import FusedLeakyReLU, fused_leaky_relu, fused_leaky_relu_
-from pygan.ops.reference import DiscriminatorLossResult, GeneratorLossResult
+from pygan.ops.reference import DiscriminatorLossResult, GeneratorLossResult, GradientPenaltyResult
 
 __all__ = [
     "BatchNormLeakyReLU",
     "DiscriminatorLossResult",
     "FusedLeakyReLU",
     "GeneratorLossResult",
+    "GradientPenaltyResult",
     "batch_norm_leaky_relu",
     "discriminator_loss",
+    "discriminator_objective",
     "fused_leaky_relu",
     "fused_leaky_relu_",
     "generator_loss",
+    "generator_objective",
+    "gradient_penalty",
 ]
 
 if _extension._C is not None:

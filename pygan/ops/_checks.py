@@ -198,3 +198,93 @@ def batch_norm_backward_args(op: str, grad_out: torch.Tensor, x: torch.Tensor, m
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None:
             batch_norm_param(op, name, x, p)
+
+
+# ---- the objectives of losses after 2014 and the gradient penalty ----
+
+OBJECTIVE_KINDS = ("hinge", "least-squares", "wasserstein", "relativistic")
+GENERATOR_KINDS = ("hinge", "least-squares", "wasserstein")
+OBJECTIVE_REDUCTIONS = ("mean", "sum")
+
+
+def objective_reduction(op: str, value: str) -> None:
+    if value not in OBJECTIVE_REDUCTIONS:
+        fail(op, f"reduction must be 'mean' or 'sum', got '{value}'")
+
+
+def objective_kind(op: str, kind: str, allowed: tuple[str, ...]) -> None:
+    if kind not in allowed:
+        hint = ("; the relativistic G objective is discriminator_objective with real and fake swapped"
+                if kind == "relativistic" else "")
+        fail(op, f"kind must be one of {', '.join(repr(k) for k in allowed)}, got '{kind}'{hint}")
+
+
+def finite_number(op: str, name: str, value: float) -> None:
+    if not math.isfinite(value):
+        fail(op, f"{name} must be a finite number, got {value}")
+
+
+def discriminator_objective_args(op: str, real: torch.Tensor, fake: torch.Tensor, kind: str,
+                                 real_target: float, fake_target: float, red: str) -> None:
+    objective_kind(op, kind, OBJECTIVE_KINDS)
+    objective_reduction(op, red)
+    floating(op, "real_logits", real)
+    floating(op, "fake_logits", fake)
+    same_device_dtype(op, "real_logits", real, "fake_logits", fake)
+    finite_number(op, "real_target", real_target)
+    finite_number(op, "fake_target", fake_target)
+    if kind == "relativistic" and real.shape != fake.shape:
+        fail(op, "the relativistic objective pairs real_logits[i] with fake_logits[i], so they need the same "
+                 f"shape, got {tuple(real.shape)} and {tuple(fake.shape)}; give D equal real and fake batches")
+
+
+def objective_grad(op: str, grad: torch.Tensor) -> None:
+    floating(op, "grad_loss", grad)
+    if grad.numel() != 1:
+        fail(op, f"grad_loss must hold one value (the loss is reduced), got shape {tuple(grad.shape)}")
+
+
+def discriminator_objective_backward_args(op: str, grad: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
+                                          kind: str, real_target: float, fake_target: float, red: str) -> None:
+    discriminator_objective_args(op, real, fake, kind, real_target, fake_target, red)
+    objective_grad(op, grad)
+    same_device_dtype(op, "real_logits", real, "grad_loss", grad)
+
+
+def generator_objective_args(op: str, fake: torch.Tensor, kind: str, target: float, red: str) -> None:
+    objective_kind(op, kind, GENERATOR_KINDS)
+    objective_reduction(op, red)
+    floating(op, "fake_logits", fake)
+    finite_number(op, "target", target)
+
+
+def generator_objective_backward_args(op: str, grad: torch.Tensor, fake: torch.Tensor, kind: str,
+                                      target: float, red: str) -> None:
+    generator_objective_args(op, fake, kind, target, red)
+    objective_grad(op, grad)
+    same_device_dtype(op, "fake_logits", fake, "grad_loss", grad)
+
+
+def gradient_penalty_args(op: str, grad: torch.Tensor, center: float, red: str) -> None:
+    objective_reduction(op, red)
+    floating(op, "grad", grad)
+    if grad.dim() < 1:
+        fail(op, "grad must be (N, ...) with one sample per row of dim 0, got a 0-dim tensor")
+    if not (math.isfinite(center) and center >= 0.0):
+        fail(op, f"center must be a finite number >= 0 (0: R1/R2, 1: WGAN-GP), got {center}")
+
+
+def gradient_penalty_backward_args(op: str, grad_penalty: torch.Tensor, grad: torch.Tensor, norms: torch.Tensor,
+                                   center: float, red: str) -> None:
+    gradient_penalty_args(op, grad, center, red)
+    floating(op, "grad_penalty", grad_penalty)
+    same_device_dtype(op, "grad", grad, "grad_penalty", grad_penalty)
+    if grad_penalty.numel() != 1:
+        fail(op, f"grad_penalty must hold one value, got shape {tuple(grad_penalty.shape)}")
+    stats = statistics_dtype(grad)
+    if not (isinstance(norms, torch.Tensor) and norms.device == grad.device and norms.dtype == stats
+            and norms.dim() == 1 and norms.numel() == grad.shape[0]):
+        got = f"{norms.dtype} {tuple(norms.shape)} on {norms.device}" if isinstance(norms, torch.Tensor) \
+            else type(norms).__name__
+        fail(op, f"norms must be the forward's per-sample norms: 1-D {stats} of {grad.shape[0]} values on "
+                 f"{grad.device}, got {got}")

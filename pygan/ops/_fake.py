@@ -102,3 +102,58 @@ def _batch_norm_leaky_relu_backward(grad_out, input, mean, invstd, weight, bias,
     return (torch.empty_like(_kernel_layout(input)),
             input.new_empty((channels,), dtype=weight.dtype if weight is not None else stats),
             input.new_empty((channels,), dtype=bias.dtype if bias is not None else stats))
+
+
+@torch.library.register_fake("pygan::discriminator_objective")
+def _discriminator_objective(real_logits, fake_logits, kind, real_target, fake_target, reduction="mean"):
+    _checks.discriminator_objective_args("pygan.discriminator_objective", real_logits, fake_logits, kind,
+                                         real_target, fake_target, reduction)
+    return _scalar(real_logits), _scalar(real_logits), _scalar(real_logits)
+
+
+@torch.library.register_fake("pygan::discriminator_objective_backward")
+def _discriminator_objective_backward(grad_loss, real_logits, fake_logits, kind, real_target, fake_target,
+                                      reduction):
+    _checks.discriminator_objective_backward_args("pygan.discriminator_objective_backward", grad_loss,
+                                                  real_logits, fake_logits, kind, real_target, fake_target,
+                                                  reduction)
+    return (torch.empty_like(real_logits, memory_format=torch.contiguous_format),
+            torch.empty_like(fake_logits, memory_format=torch.contiguous_format))
+
+
+@torch.library.register_fake("pygan::generator_objective")
+def _generator_objective(fake_logits, kind, target, reduction="mean"):
+    _checks.generator_objective_args("pygan.generator_objective", fake_logits, kind, target, reduction)
+    return _scalar(fake_logits), _scalar(fake_logits)
+
+
+@torch.library.register_fake("pygan::generator_objective_backward")
+def _generator_objective_backward(grad_loss, fake_logits, kind, target, reduction):
+    _checks.generator_objective_backward_args("pygan.generator_objective_backward", grad_loss, fake_logits,
+                                              kind, target, reduction)
+    return torch.empty_like(fake_logits, memory_format=torch.contiguous_format)
+
+
+def _sample_major(grad: torch.Tensor) -> torch.Tensor:
+    # csrc/objective_setup.h: a dense tensor whose dim 0 is outermost stays as it is.
+    n = grad.shape[0]
+    if n > 0 and grad.numel() > 0 and _is_dense(grad) and (n == 1 or grad.stride(0) == grad.numel() // n):
+        return grad
+    return grad.contiguous()
+
+
+def _is_dense(t: torch.Tensor) -> bool:
+    return torch._prims_common.is_non_overlapping_and_dense(t)
+
+
+@torch.library.register_fake("pygan::gradient_penalty")
+def _gradient_penalty(grad, center=0.0, reduction="mean"):
+    _checks.gradient_penalty_args("pygan.gradient_penalty", grad, center, reduction)
+    return _scalar(grad), grad.new_empty((grad.shape[0],), dtype=_checks.statistics_dtype(grad))
+
+
+@torch.library.register_fake("pygan::gradient_penalty_backward")
+def _gradient_penalty_backward(grad_penalty, grad, norms, center, reduction):
+    _checks.gradient_penalty_backward_args("pygan.gradient_penalty_backward", grad_penalty, grad, norms,
+                                           center, reduction)
+    return torch.empty_like(_sample_major(grad))

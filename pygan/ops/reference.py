@@ -6,6 +6,7 @@ With D(x) = sigmoid(l):  -log D = softplus(-l)  and  -log(1 - D) = softplus(l).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -22,6 +23,11 @@ class DiscriminatorLossResult(NamedTuple):
 class GeneratorLossResult(NamedTuple):
     loss: torch.Tensor
     d_fake: torch.Tensor
+
+
+class GradientPenaltyResult(NamedTuple):
+    penalty: torch.Tensor  # mean (or sum) over samples of (||g_i|| - center)^2
+    norms: torch.Tensor    # ||g_i|| per sample (float32, float64 for float64 input), detached
 
 
 def softplus(x: torch.Tensor) -> torch.Tensor:
@@ -92,3 +98,51 @@ def batch_norm_leaky_relu(x: torch.Tensor, weight: torch.Tensor | None = None, b
         z = z + bias.to(math_dtype).view(shape)
     y = torch.nn.functional.leaky_relu(z, negative_slope).to(x.dtype)
     return y, mean.detach().flatten(), invstd.detach().flatten()
+
+
+# ---- the objectives of losses after 2014, on raw scores (real_target / fake_target as in the ops) ----
+
+def _objective_terms(kind: str, real: torch.Tensor, fake: torch.Tensor, real_target: float,
+                     fake_target: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(real terms, fake terms) of a separable objective, or (pair terms, None) for relativistic."""
+    if kind == "hinge":
+        return torch.relu(real_target - real), torch.relu(fake - fake_target)
+    if kind == "least-squares":
+        return 0.5 * (real - real_target).square(), 0.5 * (fake - fake_target).square()
+    if kind == "wasserstein":
+        return -real, fake
+    # relativistic: softplus(D(G(z_i)) - D(x_i)), as logaddexp(u, 0), whose gradient is sigmoid(u) also
+    # at a tie u = 0 (low-precision scores tie often), where max(u, 0) + log1p(exp(-|u|)) gives 1
+    u = fake - real
+    return torch.logaddexp(u, torch.zeros_like(u)), None
+
+
+def discriminator_objective(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind: str, *,
+                            real_target: float = 1.0, fake_target: float = -1.0,
+                            reduction: str = "mean") -> DiscriminatorLossResult:
+    """D's objective of `kind` (see pygan.ops.gan_objective); d_real / d_fake are mean raw scores."""
+    _checks.discriminator_objective_args("pygan.discriminator_objective", real_logits, fake_logits, kind,
+                                         real_target, fake_target, reduction)
+    real_terms, fake_terms = _objective_terms(kind, real_logits, fake_logits, real_target, fake_target)
+    loss = _reduce(real_terms, reduction)
+    if fake_terms is not None:
+        loss = loss + _reduce(fake_terms, reduction)
+    return DiscriminatorLossResult(loss, real_logits.detach().mean(), fake_logits.detach().mean())
+
+
+def generator_objective(fake_logits: torch.Tensor, kind: str, *, target: float = 1.0,
+                        reduction: str = "mean") -> GeneratorLossResult:
+    """G's separable objective: -D(G(z)) (hinge, wasserstein) or 0.5 (D(G(z)) - target)^2 (least-squares)."""
+    _checks.generator_objective_args("pygan.generator_objective", fake_logits, kind, target, reduction)
+    terms = 0.5 * (fake_logits - target).square() if kind == "least-squares" else -fake_logits
+    return GeneratorLossResult(_reduce(terms, reduction), fake_logits.detach().mean())
+
+
+def gradient_penalty(grad: torch.Tensor, *, center: float = 0.0, reduction: str = "mean") -> GradientPenaltyResult:
+    """(||g_i|| - center)^2 per sample i of dim 0, reduced; center 0 gives R1/R2's ||g_i||^2 and 1
+    WGAN-GP's (||g_i|| - 1)^2. Computed in float32 (float64 for float64 input)."""
+    _checks.gradient_penalty_args("pygan.gradient_penalty", grad, center, reduction)
+    g = grad.to(_checks.statistics_dtype(grad)).reshape(grad.shape[0], math.prod(grad.shape[1:]))
+    norms = torch.linalg.vector_norm(g, dim=1)  # its gradient at a zero norm is 0, as the kernel's
+    terms = g.square().sum(1) if center == 0.0 else (norms - center).square()
+    return GradientPenaltyResult(_reduce(terms, reduction).to(grad.dtype), norms.detach())
