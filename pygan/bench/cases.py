@@ -1,5 +1,9 @@
 """The benchmark cases: each op with its providers, the shapes of interest and the minimum bytes
-a perfectly fused kernel must move (for the effective bandwidth)."""
+a perfectly fused kernel must move (for the effective bandwidth).
+
+Providers: "pygan" (the fused op) and the eager PyTorch a user would write: "eager textbook" and
+"eager stable" where two natural spellings exist (sigmoid then log, against softplus or
+binary_cross_entropy_with_logits), else one "eager". torch.compile is given `compile_source`."""
 
 from __future__ import annotations
 
@@ -9,11 +13,32 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from pygan.ops import batch_norm_leaky_relu, discriminator_loss, fused_leaky_relu, generator_loss
+from pygan.ops import (
+    batch_norm_leaky_relu,
+    discriminator_loss,
+    discriminator_objective,
+    fused_leaky_relu,
+    generator_loss,
+    generator_objective,
+    gradient_penalty,
+)
+
+# D's outputs: one score per sample at two batch sizes, a PatchGAN map, and a large flat tensor.
+SCORE_SHAPES = [(64, 1), (128, 1), (128, 1, 30, 30), (4 * 1024 * 1024,)]
+# D's input gradients in dcgan's penalties: 64 px grayscale and RGB at batch 64, 32 px RGB at batch 128.
+INPUT_GRADIENT_SHAPES = [(64, 1, 64, 64), (64, 3, 64, 64), (128, 3, 32, 32)]
 
 SHAPES = {
-    "d_loss": [(64, 1), (128, 1), (128, 1, 30, 30), (4 * 1024 * 1024,)],
-    "g_loss": [(64, 1), (128, 1), (128, 1, 30, 30), (4 * 1024 * 1024,)],
+    "d_loss": SCORE_SHAPES,
+    "g_loss": SCORE_SHAPES,
+    "hinge_d_loss": SCORE_SHAPES,
+    "ls_d_loss": SCORE_SHAPES,
+    "wgan_d_loss": SCORE_SHAPES,
+    "rel_d_loss": SCORE_SHAPES,
+    "hinge_g_loss": SCORE_SHAPES,
+    "ls_g_loss": SCORE_SHAPES,
+    "gradient_penalty": INPUT_GRADIENT_SHAPES,
+    "r1_penalty": INPUT_GRADIENT_SHAPES,
     "leaky_relu": [(64, 64, 32, 32), (64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)],
     "bias_leaky_relu": [(64, 64, 32, 32), (64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)],
     # DCGAN's D blocks at 64 px, batch 64; "_cl" = channels-last tensors, as the trainer runs them.
@@ -22,7 +47,11 @@ SHAPES = {
 }
 QUICK_SHAPES = {"d_loss": [(128, 1), (4 * 1024 * 1024,)], "g_loss": [(128, 1)],
                 "leaky_relu": [(64, 64, 32, 32)], "bias_leaky_relu": [(64, 128, 16, 16)],
-                "bn_leaky_relu": [(64, 128, 16, 16)], "bn_leaky_relu_cl": [(64, 128, 16, 16)]}
+                "bn_leaky_relu": [(64, 128, 16, 16)], "bn_leaky_relu_cl": [(64, 128, 16, 16)],
+                # the objectives at a real batch's scores, the penalties at 64 px RGB
+                "hinge_d_loss": [(128, 1)], "ls_d_loss": [(128, 1)], "wgan_d_loss": [(128, 1)],
+                "rel_d_loss": [(128, 1)], "hinge_g_loss": [(128, 1)], "ls_g_loss": [(128, 1)],
+                "gradient_penalty": [(64, 3, 64, 64)], "r1_penalty": [(64, 3, 64, 64)]}
 
 
 @dataclass
@@ -36,6 +65,7 @@ class Case:
     providers: dict[str, Callable[..., torch.Tensor]]
     min_bytes_fwd: int
     min_bytes_fwd_bwd: int
+    compile_source: str = "eager stable"  # the eager provider torch.compile is given
 
 
 def _d_loss_textbook(r, f):
@@ -94,7 +124,97 @@ def _bn_leaky_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: 
     return Case(op, shape, dtype, device, [x, w, b], grad, providers, 2 * n, 5 * n)
 
 
+# The objectives after 2014 as a user writes them in eager PyTorch (the fused op's default targets:
+# hinge 1 / -1, least-squares b = 1, a = 0, c = 1). Only relativistic has two natural spellings.
+
+def _hinge_d(r, f):
+    return F.relu(1 - r).mean() + F.relu(1 + f).mean()
+
+
+def _ls_d(r, f):
+    return 0.5 * (r - 1).square().mean() + 0.5 * f.square().mean()
+
+
+def _wgan_d(r, f):
+    return f.mean() - r.mean()
+
+
+def _rel_d_textbook(r, f):
+    return -torch.log(torch.sigmoid(r - f)).mean()
+
+
+def _rel_d_stable(r, f):
+    return F.softplus(f - r).mean()
+
+
+def _hinge_g(f):  # WGAN's generator objective too
+    return -f.mean()
+
+
+def _ls_g(f):
+    return 0.5 * (f - 1).square().mean()
+
+
+@dataclass(frozen=True)
+class _Objective:
+    kind: str
+    player: str  # "d": the case takes real and fake scores; "g": fake scores only
+    eager: dict[str, Callable[..., torch.Tensor]]
+    # False where the gradient is a constant (-1/n, 1/n): a perfect backward only writes it
+    backward_reads_scores: bool = True
+
+
+OBJECTIVES = {
+    "hinge_d_loss": _Objective("hinge", "d", {"eager": _hinge_d}),
+    "ls_d_loss": _Objective("least-squares", "d", {"eager": _ls_d}),
+    "wgan_d_loss": _Objective("wasserstein", "d", {"eager": _wgan_d}, backward_reads_scores=False),
+    "rel_d_loss": _Objective("relativistic", "d", {"eager textbook": _rel_d_textbook, "eager stable": _rel_d_stable}),
+    "hinge_g_loss": _Objective("hinge", "g", {"eager": _hinge_g}, backward_reads_scores=False),
+    "ls_g_loss": _Objective("least-squares", "g", {"eager": _ls_g}),
+}
+
+
+def _objective_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Case:
+    spec = OBJECTIVES[op]
+    inputs = [(torch.randn(*shape, device=device) * 3.0).to(dtype).requires_grad_()
+              for _ in range(2 if spec.player == "d" else 1)]
+    if spec.player == "d":
+        fused = lambda r, f: discriminator_objective(r, f, spec.kind).loss  # noqa: E731
+    else:
+        fused = lambda f: generator_objective(f, spec.kind).loss  # noqa: E731
+    scores = sum(t.numel() * t.element_size() for t in inputs)
+    # forward reads the scores; backward reads them again (unless the gradient is constant) and
+    # writes their gradients
+    backward = (2 if spec.backward_reads_scores else 1) * scores
+    return Case(op, shape, dtype, device, inputs, None, {"pygan": fused, **spec.eager}, scores, scores + backward,
+                compile_source="eager stable" if "eager stable" in spec.eager else "eager")
+
+
+def _wgan_gp_eager(g):
+    return (g.flatten(1).norm(dim=1) - 1).square().mean()
+
+
+def _r1_eager(g):
+    return g.square().flatten(1).sum(1).mean()
+
+
+def _penalty_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Case:
+    center, eager = (1.0, _wgan_gp_eager) if op == "gradient_penalty" else (0.0, _r1_eager)
+    per_sample = 1
+    for s in shape[1:]:
+        per_sample *= s
+    # scaled so that the norms lie around 1, on both sides of WGAN-GP's center
+    g = (torch.randn(*shape, device=device) / per_sample**0.5).to(dtype).requires_grad_()
+    n = g.numel() * g.element_size()
+    # forward reads g; backward reads g again and writes its gradient (the N norms are negligible)
+    return Case(op, shape, dtype, device, [g], None,
+                {"pygan": lambda g: gradient_penalty(g, center=center).penalty, "eager": eager}, n, 3 * n,
+                compile_source="eager")
+
+
 def make_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Case:
+    if op not in SHAPES:
+        raise ValueError(f"make_case: unknown case {op!r}; cases are {', '.join(SHAPES)}")
     def leaf(*s, scale=1.0):
         return (torch.randn(*s, device=device) * scale).to(dtype).requires_grad_()
 
@@ -115,6 +235,10 @@ def make_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch
         return Case(op, shape, dtype, device, inputs, None, providers, n * itemsize, 3 * n * itemsize)
     if op.startswith("bn_leaky_relu"):
         return _bn_leaky_case(op, shape, dtype, device)
+    if op in OBJECTIVES:
+        return _objective_case(op, shape, dtype, device)
+    if op in ("gradient_penalty", "r1_penalty"):
+        return _penalty_case(op, shape, dtype, device)
     with_bias = op == "bias_leaky_relu"
     inputs = [leaf(*shape)] + ([leaf(shape[1])] if with_bias else [])
     grad = torch.randn(*shape, device=device).to(dtype)

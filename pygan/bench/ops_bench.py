@@ -1,5 +1,5 @@
-"""`pygan bench`: every fused op, forward and forward+backward, against eager (textbook and
-stable) and torch.compile of the stable eager version, measured in the same run."""
+"""`pygan bench`: every fused op, forward and forward+backward, against eager PyTorch (textbook and
+stable where both spellings exist) and torch.compile of the stable eager version, measured in the same run."""
 
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ def _forward_backward(fn: Callable[..., torch.Tensor], case: Case) -> Callable[[
 
 
 def _compiled(case: Case) -> tuple[Callable[..., torch.Tensor], float]:
-    """torch.compile of the stable eager version; returns it and its compile time (s)."""
+    """torch.compile of the case's stable eager version; returns it and its compile time (s)."""
     # A fresh cache per case: the same eager function compiled for many shapes and dtypes would
     # otherwise hit dynamo's recompile limit and silently run eagerly.
     torch._dynamo.reset()
-    fn = torch.compile(case.providers["eager stable"], dynamic=False)
+    fn = torch.compile(case.providers[case.compile_source], dynamic=False)
     start = time.perf_counter()
     _forward_backward(fn, case)()
     _forward(fn, case)()

@@ -33,8 +33,9 @@ def ops(
     ctx: typer.Context,
     quick: bool = typer.Option(False, "--quick", help="A few shapes, float32, fewer repeats."),
     dtype: list[str] = typer.Option(None, "--dtype", help="float32 and/or bfloat16 (default both)."),
-    op: list[str] = typer.Option(None, "--op", help="Only these cases (repeatable): d_loss, g_loss, leaky_relu, "
-                                 "bias_leaky_relu, bn_leaky_relu, bn_leaky_relu_cl."),
+    op: list[str] = typer.Option(None, "--op", help="Only these cases (repeatable): d_loss, g_loss, hinge_d_loss, "
+                                 "ls_d_loss, wgan_d_loss, rel_d_loss, hinge_g_loss, ls_g_loss, gradient_penalty, "
+                                 "r1_penalty, leaky_relu, bias_leaky_relu, bn_leaky_relu, bn_leaky_relu_cl."),
     compile_: bool = typer.Option(True, "--compile/--no-compile", help="Include torch.compile."),
     repeats: int = typer.Option(9, "--repeats", min=3, help="Timed repeats per provider (median reported)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (timed with CUDA events)."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -51,14 +52,70 @@ def test_a_case_produces_rows_for_every_provider_and_mode():
     assert table.row_count == 2
 
 
+def _small_shape(op: str) -> tuple[int, ...]:
+    return (8, 4, 5, 5) if "relu" in op else (4, 3, 5, 5) if "penalty" in op else (64, 1)
+
+
 @pytest.mark.parametrize("op", list(cases.SHAPES))
-def test_every_provider_computes_the_same_values(op):
-    shape = (8, 4, 5, 5) if "relu" in op else (64, 1)
-    case = cases.make_case(op, shape, torch.float64, torch.device("cpu"))
-    outputs = {name: fn(*case.inputs) for name, fn in case.providers.items()}
-    reference = outputs["eager stable"]
-    for name, out in outputs.items():
-        torch.testing.assert_close(out, reference, msg=name)
+def test_every_provider_computes_the_fused_values_and_gradients(op):
+    """Each eager reference is the op it claims to be: value and input gradients as the fused op's."""
+    case = cases.make_case(op, _small_shape(op), torch.float64, torch.device("cpu"))
+    results = {}
+    for name, fn in case.providers.items():
+        for t in case.inputs:
+            t.grad = None
+        out = fn(*case.inputs)
+        out.backward(case.grad)
+        results[name] = (out.detach(), [t.grad for t in case.inputs])
+    fused_value, fused_grads = results["pygan"]
+    assert case.compile_source in case.providers and len(case.providers) >= 2
+    for name, (value, grads) in results.items():
+        torch.testing.assert_close(value, fused_value, msg=name)
+        for grad, fused_grad in zip(grads, fused_grads, strict=True):
+            torch.testing.assert_close(grad, fused_grad, msg=f"{name}: gradient")
+
+
+NEW_CASES = ("hinge_d_loss", "ls_d_loss", "wgan_d_loss", "rel_d_loss", "hinge_g_loss", "ls_g_loss",
+             "gradient_penalty", "r1_penalty")
+
+
+@pytest.mark.parametrize("op", NEW_CASES)
+def test_the_objective_and_penalty_cases_build_at_every_shape_with_honest_bytes(op):
+    assert len(cases.QUICK_SHAPES[op]) == 1 and cases.QUICK_SHAPES[op][0] in cases.SHAPES[op]
+    for shape in cases.SHAPES[op]:
+        for dtype in (torch.float32, torch.bfloat16):
+            case = cases.make_case(op, shape, dtype, torch.device("meta"))
+            assert all(t.shape == shape and t.dtype == dtype and t.requires_grad for t in case.inputs)
+            inputs = sum(t.numel() * t.element_size() for t in case.inputs)
+            # a forward reads every input once; a backward writes every input's gradient, and reads
+            # the inputs again unless the gradient is a constant
+            assert case.min_bytes_fwd == inputs
+            constant_gradient = op in ("wgan_d_loss", "hinge_g_loss")
+            assert case.min_bytes_fwd_bwd == inputs * (2 if constant_gradient else 3)
+
+
+def test_penalty_cases_sit_at_dcgans_input_gradients_and_the_objectives_at_d_loss_shapes():
+    assert cases.SHAPES["gradient_penalty"] == [(64, 1, 64, 64), (64, 3, 64, 64), (128, 3, 32, 32)]
+    for op in NEW_CASES[:6]:
+        assert cases.SHAPES[op] == cases.SHAPES["d_loss"]
+
+
+def test_a_case_with_one_eager_spelling_is_compiled_from_it(monkeypatch):
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled.append(fn) or fn)
+    case = cases.make_case("wgan_d_loss", (16, 1), torch.float32, torch.device("cpu"))
+    rows = ops_bench.bench_case(case, repeats=3, with_compile=True, copy_gbps=10.0)
+    assert compiled == [case.providers["eager"]]
+    assert {(r["provider"], r["mode"]) for r in rows} == {
+        (p, m) for p in ("pygan", "eager", "torch.compile") for m in ("fwd", "fwd+bwd")}
+    table = report.ops_table(rows)
+    assert [c.header for c in table.columns][4:7] == ["pygan", "eager", "torch.compile"]
+    assert "0.0 / 0.0 MB" in list(table.columns[-1].cells)  # what autograd keeps, against the eager one
+
+
+def test_an_unknown_case_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"unknown case 'conv'.*hinge_d_loss"):
+        cases.make_case("conv", (4,), torch.float32, torch.device("cpu"))
 
 
 def test_bench_commands_have_help():
@@ -66,6 +123,12 @@ def test_bench_commands_have_help():
     for command in (["bench", "--help"], ["bench", "train", "--help"]):
         result = runner.invoke(app, command)
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_bench_help_names_every_case():
+    output = CliRunner().invoke(app, ["bench", "--help"], terminal_width=200).output
+    missing = [op for op in cases.SHAPES if not re.search(rf"(?<!\w){op}(?!\w)", output)]
+    assert not missing
 
 
 def test_quality_bench_runs_and_summarises_seeds(monkeypatch):
