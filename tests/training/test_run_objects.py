@@ -166,5 +166,5 @@ def test_plugin_names_and_regulariser_spelling_are_checked(tmp_path):
         resolve(ring_config(tmp_path / "c", regularisers=["r1:1:0"]))
     with pytest.raises(Exception, match="flip cannot augment --plugin ring8"):
         resolve(ring_config(tmp_path / "d", augment="flip"))
-    with pytest.raises(ConfigError, match="--loss must be one of non-saturating, saturating"):
+    with pytest.raises(ConfigError, match="--loss must be one of hinge, least-squares, non-saturating"):
         resolve(ring_config(tmp_path / "e", loss="nope"))

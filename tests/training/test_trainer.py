@@ -234,8 +234,8 @@ def test_config_from_toml_with_overrides(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML"):
         cfg.load(file)
     bad = Config()
-    bad.train.loss = "hinge"
-    with pytest.raises(ConfigError, match="--loss must be one of non-saturating, saturating"):
+    bad.train.loss = "focal"
+    with pytest.raises(ConfigError, match="--loss must be one of hinge, least-squares, non-saturating, relativistic"):
         bad.validate()
 
 
