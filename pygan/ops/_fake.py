@@ -143,7 +143,7 @@ def _sample_major(grad: torch.Tensor) -> torch.Tensor:
 
 
 def _is_dense(t: torch.Tensor) -> bool:
-    return torch._prims_common.is_non_overlapping_and_dense(t)
+    return torch._prims_common.is_non_overlapping_and_dense_or_false(t)
 
 
 @torch.library.register_fake("pygan::gradient_penalty")
