@@ -81,24 +81,29 @@ def train(
                                           help="Include the torch.compile variants (they compile first)."),
     bf16: bool = typer.Option(None, "--bf16/--no-bf16", show_default=False,
                               help="Time the forced-bf16 variant (default: where bfloat16 runs natively)."),
+    penalties: bool = typer.Option(False, "--penalties/--no-penalties",
+                                   help="Also time the step with lazy R1 (--reg r1:10:16) and WGAN-GP (--loss "
+                                   "wasserstein --reg gradient-penalty), each against the same in plain PyTorch; "
+                                   "about doubles the run."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
 ) -> None:
     """Images/s of a DCGAN training step, pygan against plain PyTorch.
 
     Plain eager fp32 against pygan fp32 (channels-last and NCHW), pygan --precision auto (bf16 autocast
-    where the hardware runs it natively), forced bf16 and pygan --compile."""
+    where the hardware runs it natively), forced bf16 and pygan --compile; with --penalties also
+    lazy R1 and WGAN-GP, plain and pygan (--compile where torch.compile can take the double backward)."""
     from rich.console import Console
 
     from pygan.bench import report, train_step
 
     dev = _setup(device)
     console = Console(width=120)
-    variants, skipped = train_step.choose_variants(dev, compile_variants, bf16)
+    variants, skipped = train_step.choose_variants(dev, compile_variants, bf16, penalties)
     with console.status("timing training steps") as status:
         result = {"machine": report.machine(),
                   "train": train_step.run(dev, size, batch, steps, repeats, variants,
                                           progress=lambda text: status.update(f"timing {text}"))}
-    result["train"]["skipped"] = skipped
+    result["train"]["skipped"] = skipped + result["train"]["skipped"]
     report.print_tables(console, result)
     _write(result, json_path)
 

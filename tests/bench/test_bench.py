@@ -215,3 +215,97 @@ def test_every_bench_table_names_the_machine():
                                                               "skipped": ["a note"]}})
     text = console.export_text()
     assert line in text and "a note" in text
+
+
+def test_train_bench_times_the_penalty_variants_against_plain_pytorch_with_the_same_penalty():
+    from pygan.bench import train_step
+
+    variants = tuple(v for v in train_step.PENALTY_VARIANTS if not v.compile)
+    result = train_step.run(torch.device("cpu"), size=16, batch=4, steps=1, repeats=1, variants=variants)
+    rows = {r["provider"]: r for r in result["rows"]}
+    assert list(rows) == [v.label for v in variants] and not result["skipped"]
+    r1, gp = rows["pygan fp32 + lazy R1"], rows["pygan fp32 + WGAN-GP"]
+    assert r1["regularisers"] == ["r1:10:16"] and r1["loss"] == "non-saturating"
+    assert gp["regularisers"] == ["gradient-penalty:10:1"] and gp["loss"] == "wasserstein"
+    assert r1["baseline"] == "plain eager fp32 + lazy R1" and gp["baseline"] == "plain eager fp32 + WGAN-GP"
+    assert r1["steps_per_repeat"] == 16 and gp["steps_per_repeat"] == 1  # whole lazy intervals
+    assert all(r["images_per_s"] > 0 and r["speedup_vs_plain_eager"] > 0 for r in rows.values())
+
+
+def test_train_bench_leaves_penalties_out_unless_asked():
+    from pygan.bench import train_step
+
+    cpu = torch.device("cpu")
+    default, _ = train_step.choose_variants(cpu, with_compile=True, bf16=True)
+    assert not any(v.objective.penalty for v in default)
+    chosen, _ = train_step.choose_variants(cpu, with_compile=False, bf16=True, penalties=True)
+    assert [v.label for v in chosen if v.objective.penalty] == [
+        v.label for v in train_step.PENALTY_VARIANTS if not v.compile]
+
+
+def test_the_plain_penalties_equal_the_regularisers_on_the_same_discriminator():
+    from pygan import plugins
+    from pygan.bench import plain_step
+    from pygan.regularisers import PenaltyInputs
+
+    arch = plugins.get_architecture("dcgan")
+    spec = plugins.DataSpec((3, 16, 16))
+    torch.manual_seed(0)
+    d = plain_step.plain_copy(arch.build(spec, plugins.resolve_options("dcgan", arch.options, {})).discriminator)
+    d = d.double()
+    real, fake = torch.rand(4, 3, 16, 16, dtype=torch.float64), torch.rand(4, 3, 16, 16, dtype=torch.float64)
+    inputs = PenaltyInputs(d, real, fake, torch.Generator().manual_seed(3))
+    eps = torch.rand(4, generator=torch.Generator().manual_seed(3), dtype=torch.float64).view(4, 1, 1, 1)
+    torch.testing.assert_close(plain_step.plain_r1(d, real, fake), plugins.get_regulariser("r1").penalty(inputs))
+    torch.testing.assert_close(plain_step.plain_gradient_penalty(d, real, fake, eps),
+                               plugins.get_regulariser("gradient-penalty").penalty(inputs))
+
+
+def test_the_plain_step_computes_a_lazy_penalty_on_every_kth_step(monkeypatch):
+    from pygan.bench import plain_step
+
+    calls = []
+    r1 = plain_step.plain_r1
+    monkeypatch.setitem(plain_step.PLAIN_PENALTIES, "r1", lambda *a: calls.append(1) or r1(*a))
+    step = plain_step.plain_step(torch.device("cpu"), 16, 2, plain_step.LAZY_R1)
+    for _ in range(17):
+        step()
+    assert len(calls) == 2  # D steps 0 and 16
+
+
+def test_a_compile_variant_torch_cannot_differentiate_twice_is_reported_not_raised(monkeypatch):
+    from pygan.bench import train_step
+
+    def refused(variant, *args):
+        if variant.compile:
+            raise RuntimeError("torch.compile with aot_autograd does not currently support double backward\ndetail")
+        return (lambda: None), "fp32"
+
+    monkeypatch.setattr(train_step, "_step_fn", refused)
+    result = train_step.run(torch.device("cpu"), size=16, batch=4, steps=1, repeats=1,
+                            variants=train_step.PENALTY_VARIANTS[:3])
+    assert [r["provider"] for r in result["rows"]] == [v.label for v in train_step.PENALTY_VARIANTS[:2]]
+    assert result["skipped"] == [
+        "pygan fp32 --compile + lazy R1: not timed, torch.compile cannot differentiate the penalty's gradient "
+        "through the compiled D: torch.compile with aot_autograd does not currently support double backward"]
+
+    def broken(variant, *args):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(train_step, "_step_fn", broken)  # any other failure still fails the bench
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        train_step.run(torch.device("cpu"), size=16, batch=4, steps=1, repeats=1,
+                       variants=train_step.PENALTY_VARIANTS[2:3])
+
+
+@pytest.mark.slow
+def test_torch_compile_of_a_penalty_step_is_reported_with_torchs_reason():
+    from pygan.bench import train_step
+
+    result = train_step.run(torch.device("cpu"), size=16, batch=4, steps=1, repeats=1,
+                            variants=train_step.PENALTY_VARIANTS[2:3])
+    if result["rows"]:  # a torch that differentiates compiled graphs twice times it like the others
+        assert result["rows"][0]["compile_seconds"] > 0 and not result["skipped"]
+    else:
+        (note,) = result["skipped"]
+        assert note.startswith("pygan fp32 --compile + lazy R1: not timed") and "double backward" in note
