@@ -51,8 +51,8 @@ VARIANTS = (
     Variant("pygan auto --compile", pygan=True, precision="auto", channels_last=True, compile=True),
 )
 BASELINE = "plain eager fp32"
-# Opt-in (--penalties): a penalty step is two to three plain ones, and a lazy one's repeat holds a
-# whole interval of 16 steps, so these would more than double the default run.
+# Opt-in (--penalties): a WGAN-GP step adds a forward, a backward and a double backward through D,
+# and a lazy one's repeat holds a whole interval of 16 steps: together they about double the run.
 PENALTY_VARIANTS = tuple(
     variant
     for suffix, objective in ((" + lazy R1", LAZY_R1), (" + WGAN-GP", WGAN_GP))
