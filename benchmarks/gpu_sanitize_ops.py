@@ -26,7 +26,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, installed or not
 
 from pygan._extension import compiled_for
-from pygan.ops import batch_norm_leaky_relu, discriminator_loss, fused_leaky_relu, generator_loss, reference
+from pygan.ops import (
+    batch_norm_leaky_relu,
+    discriminator_loss,
+    discriminator_objective,
+    fused_leaky_relu,
+    generator_loss,
+    generator_objective,
+    gradient_penalty,
+    reference,
+)
+from pygan.ops.gan_objective import DEFAULT_TARGETS
 
 ops = torch.ops.pygan
 DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
@@ -161,8 +171,51 @@ def check_batch_norm(c: Checker, shape: tuple[int, ...], dtype: torch.dtype, dev
                 c.close(what + " grad", got, want, dtype, scale=4.0 if i == 0 else 4.0 * rows)
 
 
+def check_objectives(c: Checker, shape: tuple[int, ...], dtype: torch.dtype, device: str) -> None:
+    for layout, real in layouts(shape, dtype, device, scale=2.0):
+        fake = real.flip(0).contiguous() * 0.5
+        for reduction in ("mean", "sum"):
+            scale = real.numel() if reduction == "sum" else 1.0
+            for kind, (tr, tf) in DEFAULT_TARGETS.items():
+                r, f = real.detach().requires_grad_(), fake.detach().requires_grad_()
+                out = discriminator_objective(r, f, kind, reduction=reduction)
+                r64, f64 = leaves64(r, f)
+                ref = reference.discriminator_objective(r64, f64, kind, real_target=tr, fake_target=tf,
+                                                        reduction=reduction)
+                what = f"discriminator_objective {kind} {shape} {dtype} {layout} {reduction}"
+                c.close(what, out.loss, ref.loss, dtype, scale=scale)
+                c.close(what + " d_real", out.d_real, ref.d_real, dtype)
+                g = torch.ones_like(out.loss) * 0.7
+                for got, want in zip(grads(out.loss, [r, f], g), grads(ref.loss, [r64, f64], g.double()), strict=True):
+                    c.close(what + " grad", got, want, dtype)
+            for kind in ("hinge", "least-squares"):
+                f = fake.detach().requires_grad_()
+                out = generator_objective(f, kind, reduction=reduction)
+                (f64,) = leaves64(f)
+                ref = reference.generator_objective(f64, kind, reduction=reduction)
+                what = f"generator_objective {kind} {shape} {dtype} {layout} {reduction}"
+                c.close(what, out.loss, ref.loss, dtype, scale=scale)
+                g = torch.ones_like(out.loss) * 1.3
+                c.close(what + " grad", grads(out.loss, [f], g)[0], grads(ref.loss, [f64], g.double())[0], dtype)
+
+
+def check_gradient_penalty(c: Checker, shape: tuple[int, ...], dtype: torch.dtype, device: str) -> None:
+    norm_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    for layout, x in layouts(shape, dtype, device, scale=0.3):
+        for center in (0.0, 1.0):
+            xi = x.detach().requires_grad_()
+            out = gradient_penalty(xi, center=center)
+            (x64,) = leaves64(xi)
+            ref = reference.gradient_penalty(x64, center=center)
+            what = f"gradient_penalty {shape} {dtype} {layout} center={center}"
+            c.close(what, out.penalty, ref.penalty, dtype)
+            c.close(what + " norms", out.norms, ref.norms, norm_dtype)
+            g = torch.tensor(0.9, dtype=dtype, device=device)
+            c.close(what + " grad", grads(out.penalty, [xi], g)[0], grads(ref.penalty, [x64], g.double())[0], dtype)
+
+
 CHECKS: list[Callable[[Checker, tuple[int, ...], torch.dtype, str], None]] = [
-    check_losses, check_leaky_relu, check_batch_norm]
+    check_losses, check_objectives, check_gradient_penalty, check_leaky_relu, check_batch_norm]
 
 
 def main(argv: list[str] | None = None) -> int:
