@@ -33,7 +33,7 @@ def test_help(command):
     (["--plugin", "nope"], "unknown dataset 'nope'; installed datasets:"),
     (["--arch", "dcgan", "--plugin", "ring8"], "--arch dcgan cannot train on --plugin ring8"),
     (["--image-size", "48"], "power-of-two size"),
-    (["--loss", "focal"], "--loss must be one of hinge, least-squares, non-saturating, relativistic, saturating, wasserstein"),
+    (["--loss", "focal"], "--loss must be one of hinge, least-squares, non-saturating, relativistic, saturating"),
     (["--epochs", "0"], "--epochs must be >= 1"),
     (["-o", "colour=red"], "faces: unknown option 'colour'; its options are: channels, data-dir, flip"),
     (["-o", "flip"], "expected KEY=VALUE"),

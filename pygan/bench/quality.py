@@ -1,5 +1,6 @@
-"""`pygan bench quality`: mode coverage of the default mlp recipe on ring8 and grid25 over seeds,
-with and without PacGAN packing, beside the published numbers for the same protocol."""
+"""`pygan bench quality`: mode coverage of mlp recipes (the default, and the losses and regularisers
+of pygan.bench.recipes) on ring8 and grid25 over seeds, with and without PacGAN packing, beside
+the published numbers for the same protocol."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 
 from pygan import plugins
+from pygan.bench import recipes
 from pygan.generate import generate
 from pygan.metrics.mixture import PROTOCOL_SAMPLES, mode_coverage
 from pygan.sampling import load_generator
@@ -26,9 +28,13 @@ PUBLISHED = {
 }
 
 
-def _one_run(dataset: str, pack: int, seed: int, epochs: int) -> dict[str, Any]:
+Task = tuple[str, str, int, int, int]  # dataset, recipe, pack, seed, epochs
+
+
+def _one_run(dataset: str, recipe: str, pack: int, seed: int, epochs: int) -> dict[str, Any]:
     config = Config()
     config.model.arch, config.data.plugin = "mlp", dataset
+    recipes.get(recipe).apply(config)
     config.train.seed, config.train.pack, config.train.epochs = seed, pack, epochs
     config.output.keep_checkpoints = 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,12 +46,12 @@ def _one_run(dataset: str, pack: int, seed: int, epochs: int) -> dict[str, Any]:
     return mode_coverage(samples, mixture.modes(), mixture.std).to_dict()
 
 
-def _one_run_single_threaded(task: tuple[str, int, int, int]) -> dict[str, Any]:
+def _one_run_single_threaded(task: Task) -> dict[str, Any]:
     torch.set_num_threads(1)  # jobs share the cores; one thread each keeps runs from contending
     return _one_run(*task)
 
 
-def _results(tasks: list[tuple[str, int, int, int]], jobs: int) -> Iterator[dict[str, Any]]:
+def _results(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
     """Each task's result, in task order; with jobs > 1 from that many worker processes."""
     if jobs <= 1:
         yield from (_one_run(*task) for task in tasks)
@@ -62,19 +68,26 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
 
 
 def run(seeds: int, epochs: int, datasets: list[str], packs: list[int],
-        progress: Callable[[str], None] = lambda _: None, jobs: int = 1) -> dict[str, Any]:
-    """Every (dataset, pack, seed) run; `jobs` > 1 trains that many at once, one thread each."""
-    tasks = [(dataset, pack, seed, epochs) for dataset in datasets for pack in packs for seed in range(seeds)]
+        progress: Callable[[str], None] = lambda _: None, jobs: int = 1,
+        recipe_names: list[str] | None = None) -> dict[str, Any]:
+    """Every (dataset, recipe, pack, seed) run; `jobs` > 1 trains that many at once, one thread each."""
+    names = recipe_names or ["non-saturating"]
+    for name in names:
+        recipes.get(name)  # an unknown name fails before any training
+    tasks = [(dataset, name, pack, seed, epochs) for dataset in datasets for name in names for pack in packs
+             for seed in range(seeds)]
     runs_by_task = {}
     for done, (task, result) in enumerate(zip(tasks, _results(tasks, jobs), strict=True), start=1):
         runs_by_task[task] = result
-        progress(f"{done}/{len(tasks)} runs done (last: {task[0]} pack {task[1]} seed {task[2]})")
+        progress(f"{done}/{len(tasks)} runs done (last: {task[0]} {task[1]} pack {task[2]} seed {task[3]})")
     results = []
     for dataset in datasets:
-        for pack in packs:
-            runs = [runs_by_task[(dataset, pack, seed, epochs)] for seed in range(seeds)]
-            summary = {"dataset": dataset, "pack": pack, "seeds": seeds, "epochs": epochs, "runs": runs}
-            for key in ("modes_covered", "high_quality", "reverse_kl"):
-                summary[key] = _mean_se([r[key] for r in runs])
-            results.append(summary)
+        for name in names:
+            for pack in packs:
+                runs = [runs_by_task[(dataset, name, pack, seed, epochs)] for seed in range(seeds)]
+                summary = {"dataset": dataset, "recipe": name, "flags": recipes.get(name).flags(), "pack": pack,
+                           "seeds": seeds, "epochs": epochs, "runs": runs}
+                for key in ("modes_covered", "high_quality", "reverse_kl"):
+                    summary[key] = _mean_se([r[key] for r in runs])
+                results.append(summary)
     return {"results": results, "published": {f"{d} {m}": v for (d, m), v in PUBLISHED.items()}}

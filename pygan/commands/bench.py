@@ -114,28 +114,40 @@ def quality(
     epochs: int = typer.Option(25, "--epochs", min=1, help="Epochs per run (25 = the trainer's default)."),
     dataset: list[str] = typer.Option(None, "--dataset", help="ring8 and/or grid25 (default both)."),
     pack: list[int] = typer.Option(None, "--pack", help="Packing degrees to compare (default 1 and 2)."),
+    recipe: list[str] = typer.Option(None, "--recipe", metavar="NAME",
+                                     help="Training recipes to compare (repeatable; default non-saturating): "
+                                     "non-saturating, hinge, hinge-sn, least-squares, wgan-gp, relativistic-r1-r2."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Runs trained at once, one thread each (e.g. the core count)."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
 ) -> None:
     """Mode coverage on ring8/grid25 over seeds, vs PacGAN.
 
-    The default mlp recipe over seeds, with and without PacGAN packing, beside PacGAN's table."""
+    mlp recipes (default: the non-saturating one) over seeds, with and without PacGAN packing,
+    beside PacGAN's table."""
     from rich.console import Console
     from rich.table import Table
 
     from pygan.bench import quality as quality_bench
+    from pygan.bench import recipes
     from pygan.bench.report import describe, machine
 
+    names = recipe or ["non-saturating"]
+    for name in names:
+        try:
+            recipes.get(name)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc).removeprefix("--recipe "), param_hint="--recipe") from None
     console = Console(width=120)
     with console.status("training") as status:
         result = quality_bench.run(seeds, epochs, dataset or ["ring8", "grid25"], pack or [1, 2],
-                                   progress=lambda text: status.update(f"training: {text}"), jobs=jobs)
-    table = Table(title=f"mode coverage, mlp, non-saturating loss, {seeds} seeds, mean +- standard error")
+                                   progress=lambda text: status.update(f"training: {text}"), jobs=jobs,
+                                   recipe_names=names)
+    table = Table(title=f"mode coverage, mlp, {epochs} epochs, {seeds} seeds, mean +- standard error")
     for col in ("data", "setting", "modes covered", "high-quality samples", "reverse KL"):
         table.add_column(col)
     for r in result["results"]:
         (m, m_se), (h, h_se), (k, k_se) = r["modes_covered"], r["high_quality"], r["reverse_kl"]
-        table.add_row(r["dataset"], f"pygan, pack {r['pack']}", f"{m:.1f} +- {m_se:.1f}",
+        table.add_row(r["dataset"], f"pygan {r['recipe']}, pack {r['pack']}", f"{m:.1f} +- {m_se:.1f}",
                       f"{100 * h:.1f}% +- {100 * h_se:.1f}", f"{k:.3f} +- {k_se:.3f}")
     for name, (modes, hq) in result["published"].items():
         data, setting = name.split(" ")

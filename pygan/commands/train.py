@@ -63,6 +63,10 @@ def train(
     real_label: float = typer.Option(None, "--real-label", metavar="LABEL",
                                      help="Real target; 0.9 = one-sided label smoothing."),
     lr: float = typer.Option(None, "--lr", metavar="LR", help="Adam learning rate (default: the architecture's)."),
+    beta1: float = typer.Option(None, "--beta1", metavar="B",
+                                help="Adam beta1 (default: the architecture's; WGAN-GP trains with 0)."),
+    beta2: float = typer.Option(None, "--beta2", metavar="B",
+                                help="Adam beta2 (default: the architecture's; WGAN-GP trains with 0.9)."),
     lr_decay: float = typer.Option(None, "--lr-decay", metavar="SHARE",
                                    help="Let the lr fall linearly to 0 over this share of "
                                    "the run's end, e.g. 0.5 (default: the architecture's; 0 = constant)."),
@@ -120,7 +124,8 @@ def train(
     if image_size is not None:
         data_options["image-size"] = image_size
     train_values = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, d_steps=d_steps, loss=loss,
-                        real_label=real_label, lr=lr, lr_decay=lr_decay, seed=seed, device=device, ema=ema,
+                        real_label=real_label, lr=lr, beta1=beta1, beta2=beta2, lr_decay=lr_decay, seed=seed,
+                        device=device, ema=ema,
                         precision=precision, channels_last=channels_last, compile=compile_models, sync_bn=sync_bn,
                         pack=pack, eval_every=eval_every, threads=threads, regularisers=reg or None, augment=augment,
                         loss_options=_key_values(loss_option, "--loss-option") or None,

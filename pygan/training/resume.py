@@ -15,7 +15,7 @@ RESUMABLE_OVERRIDES = {("train", "epochs"), ("train", "max_steps"), ("train", "d
 CLI_FLAGS = {("train", "regularisers"): "--reg", ("train", "loss_options"): "--loss-option",
              ("train", "augment_options"): "--augment-option"}
 # Config keys no `pygan train` flag sets (TOML only): errors name them as the config file does.
-TOML_ONLY = {("train", "beta1"), ("train", "beta2"), ("train", "ema_warmup"), ("output", "samples"),
+TOML_ONLY = {("train", "ema_warmup"), ("output", "samples"),
              ("output", "keep_checkpoints")}
 CHECKPOINT_KEYS = ("config", "spec", "step", "epoch", "batch_in_epoch", "generator", "discriminator", "opt_g",
                    "opt_d", "z_rng", "torch_rng", "fixed_noise", "averages")

@@ -134,10 +134,12 @@ def test_bench_help_names_every_case():
 def test_quality_bench_runs_and_summarises_seeds(monkeypatch):
     from pygan.bench import quality
 
-    monkeypatch.setattr(quality, "_one_run", lambda dataset, pack, seed, epochs: {
-        "modes_covered": 6 + seed, "modes_total": 8, "high_quality": 0.9, "reverse_kl": 0.1})
-    result = quality.run(seeds=3, epochs=1, datasets=["ring8"], packs=[1, 2])
-    assert [(r["dataset"], r["pack"]) for r in result["results"]] == [("ring8", 1), ("ring8", 2)]
+    monkeypatch.setattr(quality, "_one_run", lambda dataset, recipe, pack, seed, epochs: {
+        "modes_covered": 6 + seed + (recipe == "hinge"), "modes_total": 8, "high_quality": 0.9, "reverse_kl": 0.1})
+    result = quality.run(seeds=3, epochs=1, datasets=["ring8"], packs=[1, 2], recipe_names=["non-saturating", "hinge"])
+    assert [(r["dataset"], r["recipe"], r["pack"]) for r in result["results"]] == [
+        ("ring8", "non-saturating", 1), ("ring8", "non-saturating", 2), ("ring8", "hinge", 1), ("ring8", "hinge", 2)]
+    assert result["results"][2]["modes_covered"][0] == 8.0 and result["results"][2]["flags"] == "--loss hinge"
     mean, se = result["results"][0]["modes_covered"]
     assert mean == 7.0 and abs(se - 1 / 3**0.5) < 1e-12  # stdev 1 over sqrt(3) seeds
     assert result["published"]["ring8 GAN"] == (6.3, 98.2)
@@ -147,7 +149,7 @@ def test_quality_bench_runs_and_summarises_seeds(monkeypatch):
 def test_quality_bench_one_real_run():
     from pygan.bench import quality
 
-    run = quality._one_run("ring8", 2, seed=0, epochs=1)
+    run = quality._one_run("ring8", "non-saturating", 2, seed=0, epochs=1)
     assert run["modes_total"] == 8 and 0 <= run["modes_covered"] <= 8 and 0 <= run["high_quality"] <= 1
 
 
@@ -160,7 +162,7 @@ def test_quality_bench_jobs_train_in_worker_processes_and_keep_the_seed_order():
     # The same numbers as the runs trained here, one thread each (CPU training is deterministic).
     threads = torch.get_num_threads()
     try:
-        expected = [quality._one_run_single_threaded(("ring8", 2, seed, 1)) for seed in range(2)]
+        expected = [quality._one_run_single_threaded(("ring8", "non-saturating", 2, seed, 1)) for seed in range(2)]
     finally:
         torch.set_num_threads(threads)
     assert runs == expected
