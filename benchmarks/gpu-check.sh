@@ -299,9 +299,9 @@ export -f bench
 if [ "$BUILD_OK" = 1 ] && [ "$MODE" = gpu ]; then
   # The training step at batch 64 with every variant (the two --compile ones compile first), every
   # op shape in both dtypes against eager, batch 256 without compiling again, then torch.compile on
-  # four quick cases: compiling all 44 op cases cold would take minutes of the window.
+  # four quick cases: compiling all 104 op cases cold would take minutes of the window.
   run_stage bench_train 200 bench train --device cuda --json "$OUT/bench-train.json"
-  run_stage bench_ops 120 bench --device cuda --no-compile --repeats 5 --json "$OUT/bench-ops.json"
+  run_stage bench_ops 200 bench --device cuda --no-compile --repeats 5 --json "$OUT/bench-ops.json"
   run_stage bench_train_b256 90 bench train --device cuda --batch-size 256 --no-compile \
     --json "$OUT/bench-train-b256.json"
   run_stage bench_ops_compile 90 bench --quick --device cuda --op d_loss --op bias_leaky_relu \
