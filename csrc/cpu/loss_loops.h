@@ -31,27 +31,41 @@ Sums chunk_terms(const scalar_t* x, scalar_t* out, int64_t begin, int64_t end, c
   using L = Lanes<scalar_t>;
   using V = typename L::V;
   using opmath_t = typename L::opmath_t;
-  V acc_term(opmath_t(0));
-  V acc_prob(opmath_t(0));
-  int64_t i = begin;
-  for (; i + L::step <= end; i += L::step) {
-    const auto v = L::load(x + i);
+  // kChains independent accumulators per sum: one add chain would wait out the add's latency on
+  // every vector, which bounds cheap terms (hinge, least squares, Wasserstein) well below bandwidth.
+  constexpr int kChains = 4;
+  std::array<V, kChains * L::count> acc_term, acc_prob;
+  acc_term.fill(V(opmath_t(0)));
+  acc_prob.fill(V(opmath_t(0)));
+  const auto visit = [&](int64_t at, int chain) {
+    const auto v = L::load(x + at);
     std::array<V, L::count> terms;
     for (int k = 0; k < L::count; ++k) {
       const auto tp = fn(v[k]);
-      acc_term = acc_term + tp.term;
-      acc_prob = acc_prob + tp.prob;
+      acc_term[chain * L::count + k] = acc_term[chain * L::count + k] + tp.term;
+      acc_prob[chain * L::count + k] = acc_prob[chain * L::count + k] + tp.prob;
       terms[k] = tp.term;
     }
     if constexpr (store == Store::kWrite) {
-      L::store(out + i, terms);
+      L::store(out + at, terms);
     } else if constexpr (store == Store::kAdd) {
-      auto o = L::load(out + i);
+      auto o = L::load(out + at);
       for (int k = 0; k < L::count; ++k) o[k] = o[k] + terms[k];
-      L::store(out + i, o);
+      L::store(out + at, o);
     }
+  };
+  int64_t i = begin;
+  for (; i + kChains * L::step <= end; i += kChains * L::step) {
+#pragma GCC unroll 4
+    for (int c = 0; c < kChains; ++c) visit(i + c * L::step, c);
   }
-  Sums s{horizontal_sum(acc_term), horizontal_sum(acc_prob)};
+  for (; i + L::step <= end; i += L::step) visit(i, 0);
+  V total_term = acc_term[0], total_prob = acc_prob[0];
+  for (size_t a = 1; a < acc_term.size(); ++a) {
+    total_term = total_term + acc_term[a];
+    total_prob = total_prob + acc_prob[a];
+  }
+  Sums s{horizontal_sum(total_term), horizontal_sum(total_prob)};
   for (; i < end; ++i) {
     const auto tp = fn(static_cast<opmath_t>(x[i]));
     s.term += tp.term;
