@@ -185,6 +185,7 @@ def check_objectives(c: Checker, shape: tuple[int, ...], dtype: torch.dtype, dev
                 what = f"discriminator_objective {kind} {shape} {dtype} {layout} {reduction}"
                 c.close(what, out.loss, ref.loss, dtype, scale=scale)
                 c.close(what + " d_real", out.d_real, ref.d_real, dtype)
+                c.close(what + " d_fake", out.d_fake, ref.d_fake, dtype)
                 g = torch.ones_like(out.loss) * 0.7
                 for got, want in zip(grads(out.loss, [r, f], g), grads(ref.loss, [r64, f64], g.double()), strict=True):
                     c.close(what + " grad", got, want, dtype)
@@ -199,15 +200,19 @@ def check_objectives(c: Checker, shape: tuple[int, ...], dtype: torch.dtype, dev
                 c.close(what + " grad", grads(out.loss, [f], g)[0], grads(ref.loss, [f64], g.double())[0], dtype)
 
 
+MANY_SAMPLES = (1100, 3, 2, 2)  # more samples than the penalty kernel's 1024-block grid: its sample loop wraps
+
+
 def check_gradient_penalty(c: Checker, shape: tuple[int, ...], dtype: torch.dtype, device: str) -> None:
     norm_dtype = torch.float64 if dtype == torch.float64 else torch.float32
-    for layout, x in layouts(shape, dtype, device, scale=0.3):
+    shapes = [shape, MANY_SAMPLES] if shape == SMALL[0] else [shape]
+    for layout, x in (item for s in shapes for item in layouts(s, dtype, device, scale=0.3)):
         for center in (0.0, 1.0):
             xi = x.detach().requires_grad_()
             out = gradient_penalty(xi, center=center)
             (x64,) = leaves64(xi)
             ref = reference.gradient_penalty(x64, center=center)
-            what = f"gradient_penalty {shape} {dtype} {layout} center={center}"
+            what = f"gradient_penalty {tuple(x.shape)} {dtype} {layout} center={center}"
             c.close(what, out.penalty, ref.penalty, dtype)
             c.close(what + " norms", out.norms, ref.norms, norm_dtype)
             g = torch.tensor(0.9, dtype=dtype, device=device)

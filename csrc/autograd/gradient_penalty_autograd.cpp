@@ -47,8 +47,10 @@ class GradientPenaltyBackward : public Function<GradientPenaltyBackward> {
     const auto reduction = parse_reduced(ctx->saved_data["reduction"].toStringRef(), kOp);
     const int64_t n = grad.size(0);
     // Per-sample views (N, per_sample) in the math dtype of the norms.
-    const at::Tensor g = grad.reshape({n, -1}).to(saved[2].scalar_type());
-    const at::Tensor h = gg[0].reshape({n, -1}).to(saved[2].scalar_type());
+    // (flatten, not reshape to (n, -1): that cannot infer -1 for an empty batch)
+    const auto per_sample = [](const at::Tensor& t) { return t.dim() == 1 ? t.unsqueeze(1) : t.flatten(1); };
+    const at::Tensor g = per_sample(grad).to(saved[2].scalar_type());
+    const at::Tensor h = per_sample(gg[0]).to(saved[2].scalar_type());
     const at::Tensor norms = saved[2].unsqueeze(1);
     const double s = reduction == Reduction::kMean ? 1.0 / static_cast<double>(n) : 1.0;
     const at::Tensor positive = norms > 0;

@@ -62,14 +62,18 @@ def _results(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
 
 
 def _mean_se(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error; a non-finite value (a collapsed run's infinite reverse KL) makes the
+    mean that value and the error NaN instead of failing the whole bench at its end."""
     mean = statistics.fmean(values)
-    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return mean, se
+    if not math.isfinite(mean) or len(values) < 2:
+        return mean, float("nan")
+    return mean, statistics.stdev(values) / math.sqrt(len(values))
 
 
 def run(seeds: int, epochs: int, datasets: list[str], packs: list[int],
         progress: Callable[[str], None] = lambda _: None, jobs: int = 1,
-        recipe_names: list[str] | None = None) -> dict[str, Any]:
+        recipe_names: list[str] | None = None,
+        on_run: Callable[[Task, dict[str, Any]], None] = lambda task, result: None) -> dict[str, Any]:
     """Every (dataset, recipe, pack, seed) run; `jobs` > 1 trains that many at once, one thread each."""
     names = recipe_names or ["non-saturating"]
     for name in names:
@@ -79,6 +83,7 @@ def run(seeds: int, epochs: int, datasets: list[str], packs: list[int],
     runs_by_task = {}
     for done, (task, result) in enumerate(zip(tasks, _results(tasks, jobs), strict=True), start=1):
         runs_by_task[task] = result
+        on_run(task, result)
         progress(f"{done}/{len(tasks)} runs done (last: {task[0]} {task[1]} pack {task[2]} seed {task[3]})")
     results = []
     for dataset in datasets:

@@ -109,6 +109,23 @@ def train(
 
 
 @app.command()
+def _run_logger(json_path: Path | None):
+    """Appends each finished run to JSON_PATH.runs.jsonl as it ends, so hours of training survive a
+    failure before the summary is written."""
+    import json
+
+    if json_path is None:
+        return lambda task, result: None
+    log = Path(f"{json_path}.runs.jsonl")
+
+    def write(task, result) -> None:
+        dataset, recipe, pack, seed, epochs = task
+        with log.open("a") as f:
+            f.write(json.dumps({"dataset": dataset, "recipe": recipe, "pack": pack, "seed": seed, "epochs": epochs,
+                                **result}) + "\n")
+    return write
+
+
 def quality(
     seeds: int = typer.Option(10, "--seeds", min=1, help="Seeds per setting."),
     epochs: int = typer.Option(25, "--epochs", min=1, help="Epochs per run (25 = the trainer's default)."),
@@ -141,7 +158,7 @@ def quality(
     with console.status("training") as status:
         result = quality_bench.run(seeds, epochs, dataset or ["ring8", "grid25"], pack or [1, 2],
                                    progress=lambda text: status.update(f"training: {text}"), jobs=jobs,
-                                   recipe_names=names)
+                                   recipe_names=names, on_run=_run_logger(json_path))
     table = Table(title=f"mode coverage, mlp, {epochs} epochs, {seeds} seeds, mean +- standard error")
     for col in ("data", "setting", "modes covered", "high-quality samples", "reverse KL"):
         table.add_column(col)

@@ -51,6 +51,10 @@ def generator_objective(fake_logits: torch.Tensor, kind: str, *, real_logits: to
         if real_logits is None:
             raise ValueError("generator_objective: the relativistic objective compares each fake with a real "
                              "sample; pass real_logits (D's scores on a real batch of the same size)")
+        if real_logits.shape != fake_logits.shape:
+            raise ValueError("generator_objective: the relativistic objective pairs fake_logits[i] with "
+                             f"real_logits[i], so they need the same shape, got {tuple(fake_logits.shape)} and "
+                             f"{tuple(real_logits.shape)}; give D equal real and fake batches")
         swapped = discriminator_objective(fake_logits, real_logits, kind, reduction=reduction)
         return GeneratorLossResult(swapped.loss, swapped.d_real)
     target = DEFAULT_GENERATOR_TARGET if target is None else float(target)

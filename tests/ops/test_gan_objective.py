@@ -83,9 +83,11 @@ def test_the_objectives_are_the_published_formulas():
     close(rel.d_fake, f.mean())
 
 
-def test_relativistic_generator_needs_the_real_scores():
+def test_relativistic_generator_needs_the_real_scores_of_its_shape():
     with pytest.raises(ValueError, match="pass real_logits"):
         generator_objective(scores(4), "relativistic")
+    with pytest.raises(ValueError, match=r"pairs fake_logits\[i\] with real_logits\[i\].*got \(4,\) and \(3,\)"):
+        generator_objective(scores(4), "relativistic", real_logits=scores(3))
 
 
 def test_separable_objectives_take_batches_of_different_sizes():
@@ -276,7 +278,7 @@ def _bad_calls():
 
 
 @pytest.mark.parametrize(("call", "message"), list(_bad_calls()), ids=lambda v: v if isinstance(v, str) else "")
-def test_bad_input_is_refused_by_the_kernel_the_reference_and_the_fake_kernel(call, message):
+def test_bad_input_is_refused_by_the_kernel_and_the_fake_kernel(call, message):
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     with pytest.raises(RuntimeError, match=message):

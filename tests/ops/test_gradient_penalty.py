@@ -78,6 +78,21 @@ def test_zero_gradients():
         assert grad_in.abs().max().item() == 0.0  # the norm has no gradient at 0, as torch's norm takes it
 
 
+def test_more_samples_than_a_cuda_grid_has_blocks():
+    g = grads(1100, 3, 2, 2)
+    out, ref = gradient_penalty(g, center=1.0), reference.gradient_penalty(g, center=1.0)
+    assert_close(out.penalty, ref.penalty, torch.float32)
+    assert_close(out.norms, ref.norms, torch.float32)
+    assert_close(torch.autograd.grad(out.penalty, g)[0], torch.autograd.grad(ref.penalty, g)[0], torch.float32)
+
+
+def test_empty_batch_second_derivative():
+    g = grads(0, 3, dtype=torch.float64)
+    (first,) = torch.autograd.grad(ops.gradient_penalty(g, 1.0, "sum")[0], g, create_graph=True)
+    (second,) = torch.autograd.grad(first.sum(), g, allow_unused=True)
+    assert second is None or second.shape == (0, 3)
+
+
 def test_empty_inputs():
     assert torch.isnan(gradient_penalty(grads(0, 3)).penalty)
     assert gradient_penalty(grads(0, 3), reduction="sum").penalty.item() == 0.0
