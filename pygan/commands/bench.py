@@ -108,7 +108,6 @@ def train(
     _write(result, json_path)
 
 
-@app.command()
 def _run_logger(json_path: Path | None):
     """Appends each finished run to JSON_PATH.runs.jsonl as it ends, so hours of training survive a
     failure before the summary is written."""
@@ -126,6 +125,7 @@ def _run_logger(json_path: Path | None):
     return write
 
 
+@app.command()
 def quality(
     seeds: int = typer.Option(10, "--seeds", min=1, help="Seeds per setting."),
     epochs: int = typer.Option(25, "--epochs", min=1, help="Epochs per run (25 = the trainer's default)."),
