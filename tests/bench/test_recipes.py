@@ -42,3 +42,24 @@ def test_an_unknown_recipe_is_refused_before_training():
         recipes.get("focal")
     result = CliRunner().invoke(app, ["bench", "quality", "--recipe", "focal", "--seeds", "1"])
     assert result.exit_code == 2 and "must be one of" in result.output
+
+
+def test_quality_command_logs_every_run_as_it_ends_and_survives_an_infinite_reverse_kl(tmp_path, monkeypatch):
+    import json
+
+    from pygan.bench import quality
+
+    def fake_run(dataset, recipe, pack, seed, epochs):
+        return {"modes_covered": 8 - seed, "modes_total": 8, "high_quality": 0.9,
+                "reverse_kl": float("inf") if recipe == "wgan-gp" and seed == 1 else 0.1}
+
+    monkeypatch.setattr(quality, "_one_run", fake_run)
+    out = tmp_path / "q.json"
+    result = CliRunner().invoke(app, ["bench", "quality", "--dataset", "ring8", "--pack", "1", "--seeds", "2",
+                                      "--recipe", "hinge", "--recipe", "wgan-gp", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    runs = [json.loads(line) for line in (tmp_path / "q.json.runs.jsonl").read_text().splitlines()]
+    assert [(r["recipe"], r["seed"]) for r in runs] == [("hinge", 0), ("hinge", 1), ("wgan-gp", 0), ("wgan-gp", 1)]
+    summary = {r["recipe"]: r for r in json.loads(out.read_text())["results"]}
+    assert summary["hinge"]["modes_covered"][0] == 7.5
+    assert summary["wgan-gp"]["reverse_kl"][0] == float("inf")
