@@ -3,11 +3,12 @@
 // checks run in the order pygan/ops/_checks.py makes them, with the same words.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <cmath>
 #include <string_view>
 
+#include "allocate.h"
 #include "checks.h"
 
 namespace pygan {
@@ -45,8 +46,8 @@ inline DiscriminatorObjectiveSetup setup_discriminator_objective(
               "same shape, got ", real.sizes(), " and ", fake.sizes(),
               "; give D equal real and fake batches");
   const auto opts = real.options();
-  return {k, red, real.contiguous(), fake.contiguous(), at::empty({}, opts), at::empty({}, opts),
-          at::empty({}, opts)};
+  return {k, red, real.contiguous(), fake.contiguous(), aten::empty({}, opts), aten::empty({}, opts),
+          aten::empty({}, opts)};
 }
 
 struct DiscriminatorObjectiveBackwardSetup {
@@ -63,8 +64,8 @@ inline DiscriminatorObjectiveBackwardSetup setup_discriminator_objective_backwar
   auto f = setup_discriminator_objective(real, fake, kind, real_target, fake_target, reduction, op);
   check_reduced_grad(grad, op, "grad_loss");
   check_same_device_dtype(real, "real_logits", grad, "grad_loss", op);
-  return {f.kind, f.reduction, grad.contiguous(), f.real, f.fake, at::empty_like(f.real),
-          at::empty_like(f.fake)};
+  return {f.kind, f.reduction, grad.contiguous(), f.real, f.fake, aten::empty_like(f.real),
+          aten::empty_like(f.fake)};
 }
 
 struct GeneratorObjectiveSetup {
@@ -81,7 +82,7 @@ inline GeneratorObjectiveSetup setup_generator_objective(const at::Tensor& fake,
   const Reduction red = parse_reduced(reduction, op);
   check_floating(fake, op, "fake_logits");
   check_finite_target(target, op, "target");
-  return {k, red, fake.contiguous(), at::empty({}, fake.options()), at::empty({}, fake.options())};
+  return {k, red, fake.contiguous(), aten::empty({}, fake.options()), aten::empty({}, fake.options())};
 }
 
 struct GeneratorObjectiveBackwardSetup {
@@ -98,7 +99,7 @@ inline GeneratorObjectiveBackwardSetup setup_generator_objective_backward(
   auto f = setup_generator_objective(fake, kind, target, reduction, op);
   check_reduced_grad(grad, op, "grad_loss");
   check_same_device_dtype(fake, "fake_logits", grad, "grad_loss", op);
-  return {f.kind, f.reduction, grad.contiguous(), f.fake, at::empty_like(f.fake)};
+  return {f.kind, f.reduction, grad.contiguous(), f.fake, aten::empty_like(f.fake)};
 }
 
 // ---- gradient-norm penalty ----
@@ -142,7 +143,7 @@ inline GradientPenaltySetup setup_gradient_penalty(const at::Tensor& grad, doubl
   check_penalty_args(grad, center, reduction, op);
   const int64_t n = grad.size(0);
   return {parse_reduced(reduction, op), sample_major(grad), n, n == 0 ? 0 : grad.numel() / n,
-          at::empty({}, grad.options()), at::empty({n}, grad.options().dtype(penalty_math_dtype(grad)))};
+          aten::empty({}, grad.options()), aten::empty({n}, grad.options().dtype(penalty_math_dtype(grad)))};
 }
 
 struct GradientPenaltyBackwardSetup {
@@ -172,7 +173,7 @@ inline GradientPenaltyBackwardSetup setup_gradient_penalty_backward(const at::Te
               norms.defined() ? norms.device() : grad.device());
   at::Tensor g = sample_major(grad);
   return {parse_reduced(reduction, op), grad_penalty.contiguous(), g, norms.contiguous(), n,
-          n == 0 ? 0 : grad.numel() / n, at::empty_like(g)};
+          n == 0 ? 0 : grad.numel() / n, aten::empty_like(g)};
 }
 
 }  // namespace pygan

@@ -2,12 +2,13 @@
 // device file only launches its kernel.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <optional>
 #include <string_view>
 #include <tuple>
 
+#include "allocate.h"
 #include "checks.h"
 #include "cpu/kernels.h"
 
@@ -36,8 +37,8 @@ inline DiscriminatorLossSetup setup_discriminator_loss(const at::Tensor& real,
               fake.sizes(), "; use reduction='mean' or 'sum' for batches of different sizes");
   at::Tensor rc = real.contiguous();
   at::Tensor fc = fake.contiguous();
-  at::Tensor loss = red == Reduction::kNone ? at::empty_like(rc) : at::empty({}, real.options());
-  return {red, rc, fc, loss, at::empty({}, real.options()), at::empty({}, real.options())};
+  at::Tensor loss = red == Reduction::kNone ? aten::empty_like(rc) : aten::empty({}, real.options());
+  return {red, rc, fc, loss, aten::empty({}, real.options()), aten::empty({}, real.options())};
 }
 
 struct DiscriminatorLossBackwardSetup {
@@ -60,7 +61,7 @@ inline DiscriminatorLossBackwardSetup setup_discriminator_loss_backward(
   if (red == Reduction::kNone) check_loss_grad(grad, fake, red, op);
   at::Tensor rc = real.contiguous();
   at::Tensor fc = fake.contiguous();
-  return {red, grad.contiguous(), rc, fc, at::empty_like(rc), at::empty_like(fc)};
+  return {red, grad.contiguous(), rc, fc, aten::empty_like(rc), aten::empty_like(fc)};
 }
 
 struct GeneratorLossSetup {
@@ -74,8 +75,8 @@ inline GeneratorLossSetup setup_generator_loss(const at::Tensor& fake, std::stri
   const Reduction red = parse_reduction(reduction, op);
   check_floating(fake, op, "fake_logits");
   at::Tensor fc = fake.contiguous();
-  at::Tensor loss = red == Reduction::kNone ? at::empty_like(fc) : at::empty({}, fake.options());
-  return {red, fc, loss, at::empty({}, fake.options())};
+  at::Tensor loss = red == Reduction::kNone ? aten::empty_like(fc) : aten::empty({}, fake.options());
+  return {red, fc, loss, aten::empty({}, fake.options())};
 }
 
 struct GeneratorLossBackwardSetup {
@@ -93,7 +94,7 @@ inline GeneratorLossBackwardSetup setup_generator_loss_backward(const at::Tensor
   check_same_device_dtype(fake, "fake_logits", grad, "grad_loss", op);
   check_loss_grad(grad, fake, red, op);
   at::Tensor fc = fake.contiguous();
-  return {red, grad.contiguous(), fc, at::empty_like(fc)};
+  return {red, grad.contiguous(), fc, aten::empty_like(fc)};
 }
 
 // ---- fused LeakyReLU ----
@@ -143,10 +144,10 @@ template <typename Run>
 at::Tensor fused_leaky_relu_forward(const at::Tensor& input, const std::optional<at::Tensor>& bias,
                                     double negative_slope, double gain, const Run& run) {
   const auto s = setup_fused_leaky_relu(input, bias, negative_slope, gain, "pygan.fused_leaky_relu");
-  at::Tensor out = at::empty_like(s.input);
+  at::Tensor out = aten::empty_like(s.input);
   run(s, out);
   if (!s.copy_result) return out;
-  at::Tensor laid_out = at::empty_like(input);
+  at::Tensor laid_out = aten::empty_like(input);
   laid_out.copy_(out);
   return laid_out;
 }
@@ -156,7 +157,7 @@ void fused_leaky_relu_forward_(at::Tensor& input, const std::optional<at::Tensor
                                double negative_slope, double gain, const Run& run) {
   const auto s = setup_fused_leaky_relu(input, bias, negative_slope, gain, "pygan.fused_leaky_relu_");
   if (s.copy_result || !s.input.is_same(input)) {
-    at::Tensor out = at::empty_like(s.input);
+    at::Tensor out = aten::empty_like(s.input);
     run(s, out);
     input.copy_(out);
   } else {
@@ -185,7 +186,7 @@ inline at::Tensor laid_out_like(const at::Tensor& grad_output, const at::Tensor&
   if (grad_output.is_non_overlapping_and_dense() && grad_output.strides() == output.strides()) {
     return grad_output;
   }
-  at::Tensor go = at::empty_like(output);
+  at::Tensor go = aten::empty_like(output);
   go.copy_(grad_output);
   return go;
 }
@@ -197,7 +198,7 @@ inline LeakyReLUBackwardSetup setup_fused_leaky_relu_backward(const at::Tensor& 
   at::Tensor out = output.is_non_overlapping_and_dense()
                        ? output
                        : output.contiguous(output.suggest_memory_format());
-  return {laid_out_like(grad_output, out), out, at::empty_like(out)};
+  return {laid_out_like(grad_output, out), out, aten::empty_like(out)};
 }
 
 struct LeakyReLUBackwardBiasSetup {
@@ -232,8 +233,8 @@ inline LeakyReLUBackwardBiasSetup setup_fused_leaky_relu_backward_bias(
   // (N, C) and (N, C, 1...) are rows of C channels too (planes of one element would cost a
   // call per element).
   s.layout.channels_last = rows || s.layout.inner == 1;
-  s.grad_input = at::empty_like(s.output);
-  s.grad_bias = at::empty({C}, output.options());
+  s.grad_input = aten::empty_like(s.output);
+  s.grad_bias = aten::empty({C}, output.options());
   return s;
 }
 
@@ -272,14 +273,14 @@ inline at::Tensor bn_input_layout(const at::Tensor& input, cpu::ChannelLayout& l
 inline at::Tensor bn_param(const at::Tensor& input, const std::optional<at::Tensor>& param,
                            double fill, const char* op, const char* arg) {
   const auto opts = input.options().dtype(opmath_dtype(input.scalar_type()));
-  if (!param.has_value() || !param->defined()) return at::full({input.size(1)}, fill, opts);
+  if (!param.has_value() || !param->defined()) return aten::full({input.size(1)}, fill, opts);
   check_bn_param(input, *param, op, arg);
   return param->to(opts.dtype()).contiguous();
 }
 
 // One per-channel statistic of `input`'s batch, in the math dtype, uninitialised.
 inline at::Tensor empty_bn_statistic(const at::Tensor& input) {
-  return at::empty({input.size(1)}, input.options().dtype(opmath_dtype(input.scalar_type())));
+  return aten::empty({input.size(1)}, input.options().dtype(opmath_dtype(input.scalar_type())));
 }
 
 inline BatchNormLeakyReLUSetup setup_batch_norm_leaky_relu(const at::Tensor& input,
@@ -292,7 +293,7 @@ inline BatchNormLeakyReLUSetup setup_batch_norm_leaky_relu(const at::Tensor& inp
   s.input = bn_input_layout(input, s.layout);
   s.weight = bn_param(input, weight, 1.0, op, "weight");
   s.bias = bn_param(input, bias, 0.0, op, "bias");
-  s.out = at::empty_like(s.input);
+  s.out = aten::empty_like(s.input);
   return s;
 }
 
@@ -327,7 +328,7 @@ inline BatchNormLeakyReLUBackwardSetup setup_batch_norm_leaky_relu_backward(
   s.input = bn_input_layout(input, s.layout);
   s.grad_out = grad_out;
   if (!(grad_out.is_non_overlapping_and_dense() && grad_out.strides() == s.input.strides())) {
-    s.grad_out = at::empty_like(s.input);
+    s.grad_out = aten::empty_like(s.input);
     s.grad_out.copy_(grad_out);
   }
   s.mean = mean.contiguous();
@@ -336,9 +337,9 @@ inline BatchNormLeakyReLUBackwardSetup setup_batch_norm_leaky_relu_backward(
   s.bias = bn_param(input, bias, 0.0, op, "bias");
   s.weight_dtype = weight.has_value() && weight->defined() ? weight->scalar_type() : stat_dtype;
   s.bias_dtype = bias.has_value() && bias->defined() ? bias->scalar_type() : stat_dtype;
-  s.grad_input = at::empty_like(s.input);
-  s.grad_weight = at::empty({input.size(1)}, mean.options());
-  s.grad_bias = at::empty({input.size(1)}, mean.options());
+  s.grad_input = aten::empty_like(s.input);
+  s.grad_weight = aten::empty({input.size(1)}, mean.options());
+  s.grad_bias = aten::empty({input.size(1)}, mean.options());
   return s;
 }
 

@@ -1,16 +1,16 @@
-// CUDA registrations of the fused BatchNorm + LeakyReLU ops: batch statistics from ATen
+// CUDA kernels of the fused BatchNorm + LeakyReLU ops: batch statistics from ATen
 // (at::batch_norm_stats), then thin launches over the formulas in pygan_math.h.
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/library.h>
 
 #include "../op_setup.h"
 #include "../pygan_math.h"
 #include "launch.cuh"
+#include "ops.h"
 
 namespace pygan::cuda {
 namespace {
@@ -80,12 +80,15 @@ __global__ void grad_input_kernel(const scalar_t* __restrict__ dy, const scalar_
   }
 }
 
+}  // namespace
+
+// The entry points registered in registrations.cpp (declared in ops.h).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_norm_leaky_relu(
     const at::Tensor& input, const std::optional<at::Tensor>& weight,
     const std::optional<at::Tensor>& bias, double eps, double negative_slope) {
   auto s = setup_batch_norm_leaky_relu(input, weight, bias, eps, negative_slope);
   const c10::cuda::CUDAGuard guard(input.device());
-  std::tie(s.mean, s.invstd) = at::batch_norm_stats(s.input, eps);  // float32 (float64) statistics
+  std::tie(s.mean, s.invstd) = aten::batch_norm_stats(s.input, eps);  // float32 (float64) statistics
   const int64_t n = s.input.numel();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, s.input.scalar_type(),
                                   "pygan_batch_norm_leaky_relu_cuda", [&] {
@@ -108,7 +111,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_norm_leaky_relu_backward(
                                                 negative_slope);
   const c10::cuda::CUDAGuard guard(input.device());
   const int64_t C = s.layout.channels, n = s.input.numel();
-  at::Tensor sums = at::empty({2, C}, s.mean.options());
+  at::Tensor sums = aten::empty({2, C}, s.mean.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, s.input.scalar_type(),
                                   "pygan_batch_norm_leaky_relu_backward_cuda", [&] {
     using opmath_t = at::opmath_type<scalar_t>;
@@ -128,16 +131,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_norm_leaky_relu_backward(
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
   // grad_weight = sum(dz * xhat) = S2 * invstd; grad_bias = sum(dz) = S1.
-  at::mul_out(s.grad_weight, sums[1], s.invstd);
+  aten::mul_out(s.grad_weight, sums[1], s.invstd);
   s.grad_bias.copy_(sums[0]);
   return finish_batch_norm_leaky_relu_backward(s);
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pygan, CUDA, m) {
-  m.impl("batch_norm_leaky_relu", &batch_norm_leaky_relu);
-  m.impl("batch_norm_leaky_relu_backward", &batch_norm_leaky_relu_backward);
 }
 
 }  // namespace pygan::cuda

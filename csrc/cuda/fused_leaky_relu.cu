@@ -1,10 +1,9 @@
-// CUDA registrations of the fused LeakyReLU ops: thin launches over pygan_math.h.
+// CUDA kernels of the fused LeakyReLU ops: thin launches over pygan_math.h.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/library.h>
 
 #include <tuple>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "../op_setup.h"
 #include "../pygan_math.h"
 #include "launch.cuh"
+#include "ops.h"
 
 namespace pygan::cuda {
 namespace {
@@ -66,6 +66,9 @@ struct RunCuda {
   }
 };
 
+}  // namespace
+
+// The entry points registered in registrations.cpp (declared in ops.h).
 at::Tensor fused_leaky_relu(const at::Tensor& input, const std::optional<at::Tensor>& bias,
                             double negative_slope, double gain) {
   return fused_leaky_relu_forward(input, bias, negative_slope, gain, RunCuda{negative_slope, gain});
@@ -75,6 +78,8 @@ void fused_leaky_relu_(at::Tensor& input, const std::optional<at::Tensor>& bias,
                        double negative_slope, double gain) {
   fused_leaky_relu_forward_(input, bias, negative_slope, gain, RunCuda{negative_slope, gain});
 }
+
+namespace {
 
 // grad_input = grad_output * mask(output), all three with the same dense strides.
 void launch_backward(const at::Tensor& grad_output, const at::Tensor& output, double negative_slope,
@@ -93,6 +98,8 @@ void launch_backward(const at::Tensor& grad_output, const at::Tensor& output, do
   });
 }
 
+}  // namespace
+
 at::Tensor fused_leaky_relu_backward(const at::Tensor& grad_output, const at::Tensor& output,
                                      double negative_slope, double gain) {
   auto s = setup_fused_leaky_relu_backward(grad_output, output, negative_slope, gain);
@@ -109,17 +116,8 @@ std::tuple<at::Tensor, at::Tensor> fused_leaky_relu_backward_bias(const at::Tens
   launch_backward(s.grad_output, s.output, negative_slope, gain, s.grad_input);
   std::vector<int64_t> dims{0};
   for (int64_t d = 2; d < s.grad_input.dim(); ++d) dims.push_back(d);
-  at::sum_out(s.grad_bias, s.grad_input, dims);
+  aten::sum_out(s.grad_bias, s.grad_input, dims);
   return {s.grad_input, s.grad_bias};
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pygan, CUDA, m) {
-  m.impl("fused_leaky_relu", &fused_leaky_relu);
-  m.impl("fused_leaky_relu_", &fused_leaky_relu_);
-  m.impl("fused_leaky_relu_backward", &fused_leaky_relu_backward);
-  m.impl("fused_leaky_relu_backward_bias", &fused_leaky_relu_backward_bias);
 }
 
 }  // namespace pygan::cuda

@@ -1,4 +1,4 @@
-// CUDA registrations of the GAN loss ops: thin launches over the formulas in pygan_math.h.
+// CUDA kernels of the GAN loss ops: thin launches over the formulas in pygan_math.h.
 // Each block sums its loss terms and D outputs; the per-block partials are summed by ATen
 // (deterministic, no atomics) and combined into the outputs on the device, without a sync.
 #include <ATen/Dispatch.h>
@@ -6,11 +6,11 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/library.h>
 
 #include "../op_setup.h"
 #include "../pygan_math.h"
 #include "launch.cuh"
+#include "ops.h"
 
 namespace pygan::cuda {
 namespace {
@@ -78,9 +78,9 @@ at::Tensor sum_terms(const at::Tensor& x, scalar_t* out, const Fn& fn) {
   using opmath_t = at::opmath_type<scalar_t>;
   const int64_t n = x.numel();
   const auto opts = x.options().dtype(c10::CppTypeToScalarType<opmath_t>::value);
-  if (n == 0) return at::zeros({2}, opts);
+  if (n == 0) return aten::zeros({2}, opts);
   const int blocks = blocks_for(n);
-  at::Tensor partial = at::empty({blocks, 2}, opts);
+  at::Tensor partial = aten::empty({blocks, 2}, opts);
   terms_kernel<store><<<blocks, kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
       x.const_data_ptr<scalar_t>(), out, n, fn, partial.data_ptr<opmath_t>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -88,7 +88,7 @@ at::Tensor sum_terms(const at::Tensor& x, scalar_t* out, const Fn& fn) {
 }
 
 at::Tensor reduce(const at::Tensor& sum, Reduction reduction, int64_t n) {
-  return reduction == Reduction::kMean ? sum / static_cast<double>(n) : sum;
+  return reduction == Reduction::kMean ? sum.div(static_cast<double>(n)) : sum;
 }
 
 template <typename scalar_t, typename GradFn>
@@ -117,6 +117,9 @@ void launch_grad(const at::Tensor& x, const at::Tensor& g, Reduction reduction, 
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
+}  // namespace
+
+// The entry points registered in registrations.cpp (declared in ops.h).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> discriminator_loss(const at::Tensor& real,
                                                                   const at::Tensor& fake,
                                                                   double real_label,
@@ -136,10 +139,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> discriminator_loss(const at::Tens
     } else {
       sr = sum_terms<kNothing, scalar_t>(s.real, nullptr, real_fn);
       sf = sum_terms<kNothing, scalar_t>(s.fake, nullptr, fake_fn);
-      s.loss.copy_(reduce(sr[0], s.reduction, s.real.numel()) + reduce(sf[0], s.reduction, s.fake.numel()));
+      s.loss.copy_(reduce(sr[0], s.reduction, s.real.numel()).add(reduce(sf[0], s.reduction, s.fake.numel())));
     }
-    s.d_real.copy_(sr[1] / static_cast<double>(s.real.numel()));
-    s.d_fake.copy_(sf[1] / static_cast<double>(s.fake.numel()));
+    s.d_real.copy_(sr[1].div(static_cast<double>(s.real.numel())));
+    s.d_fake.copy_(sf[1].div(static_cast<double>(s.fake.numel())));
   });
   return {s.loss, s.d_real, s.d_fake};
 }
@@ -176,7 +179,7 @@ std::tuple<at::Tensor, at::Tensor> generator_loss(const at::Tensor& fake, bool s
       sums = sum_terms<kNothing, scalar_t>(s.fake, nullptr, fn);
       s.loss.copy_(reduce(sums[0], s.reduction, s.fake.numel()));
     }
-    s.d_fake.copy_(sums[1] / static_cast<double>(s.fake.numel()));
+    s.d_fake.copy_(sums[1].div(static_cast<double>(s.fake.numel())));
   });
   return {s.loss, s.d_fake};
 }
@@ -191,15 +194,6 @@ at::Tensor generator_loss_backward(const at::Tensor& grad, const at::Tensor& fak
     launch_grad<scalar_t>(s.fake, s.grad, s.reduction, s.grad_fake, GeneratorGrad<opmath_t>{saturating});
   });
   return s.grad_fake;
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pygan, CUDA, m) {
-  m.impl("discriminator_loss", &discriminator_loss);
-  m.impl("discriminator_loss_backward", &discriminator_loss_backward);
-  m.impl("generator_loss", &generator_loss);
-  m.impl("generator_loss_backward", &generator_loss_backward);
 }
 
 }  // namespace pygan::cuda

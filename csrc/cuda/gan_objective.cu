@@ -1,18 +1,18 @@
-// CUDA registrations of the objectives after 2014 (hinge, least squares, Wasserstein,
+// CUDA kernels of the objectives after 2014 (hinge, least squares, Wasserstein,
 // relativistic): thin launches over the formulas in pygan_math.h. Each block sums its terms and
 // scores; ATen sums the per-block partials (deterministic, no atomics) and the outputs are
 // combined on the device, without a sync.
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/library.h>
 
 #include "../objective_setup.h"
 #include "../pygan_math.h"
 #include "launch.cuh"
+#include "ops.h"
 
 namespace pygan::cuda {
 namespace {
@@ -99,9 +99,9 @@ __global__ void sums_kernel(int64_t n, Fn fn, T* __restrict__ partial) {
 // The K sums over [0, n), a K-element tensor in the math dtype; zeros without a launch for n == 0.
 template <int K, typename T, typename Fn>
 at::Tensor sums(int64_t n, const Fn& fn, const at::TensorOptions& opts) {
-  if (n == 0) return at::zeros({K}, opts);
+  if (n == 0) return aten::zeros({K}, opts);
   const int blocks = blocks_for(n);
-  at::Tensor partial = at::empty({blocks, K}, opts);
+  at::Tensor partial = aten::empty({blocks, K}, opts);
   sums_kernel<K><<<blocks, kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(n, fn, partial.data_ptr<T>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return partial.sum(0);
@@ -109,7 +109,7 @@ at::Tensor sums(int64_t n, const Fn& fn, const at::TensorOptions& opts) {
 
 // A mean of no values is NaN (0 / 0), as on the CPU.
 at::Tensor reduce(const at::Tensor& sum, Reduction reduction, int64_t n) {
-  return reduction == Reduction::kMean ? sum / static_cast<double>(n) : sum;
+  return reduction == Reduction::kMean ? sum.div(static_cast<double>(n)) : sum;
 }
 
 // out[i] = d term / d x[i] * g0.
@@ -163,6 +163,9 @@ at::TensorOptions math_options(const at::Tensor& x) {
   return x.options().dtype(c10::CppTypeToScalarType<T>::value);
 }
 
+}  // namespace
+
+// The entry points registered in registrations.cpp (declared in ops.h).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> discriminator_objective(
     const at::Tensor& real, const at::Tensor& fake, c10::string_view kind, double real_target,
     double fake_target, c10::string_view reduction) {
@@ -179,17 +182,17 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> discriminator_objective(
     if (s.kind == ObjectiveKind::kRelativistic) {
       const at::Tensor sum = sums<3, T>(nr, PairAt<scalar_t, T>{r, f}, opts);
       s.loss.copy_(reduce(sum[0], s.reduction, nr));
-      s.d_real.copy_(sum[1] / static_cast<double>(nr));
-      s.d_fake.copy_(sum[2] / static_cast<double>(nf));
+      s.d_real.copy_(sum[1].div(static_cast<double>(nr)));
+      s.d_fake.copy_(sum[2].div(static_cast<double>(nf)));
       return;
     }
     const Side<T> real_side{s.kind, true, static_cast<T>(real_target)};
     const Side<T> fake_side{s.kind, false, static_cast<T>(fake_target)};
     const at::Tensor sr = sums<2, T>(nr, SideAt<scalar_t, T>{r, real_side}, opts);
     const at::Tensor sf = sums<2, T>(nf, SideAt<scalar_t, T>{f, fake_side}, opts);
-    s.loss.copy_(reduce(sr[0], s.reduction, nr) + reduce(sf[0], s.reduction, nf));
-    s.d_real.copy_(sr[1] / static_cast<double>(nr));
-    s.d_fake.copy_(sf[1] / static_cast<double>(nf));
+    s.loss.copy_(reduce(sr[0], s.reduction, nr).add(reduce(sf[0], s.reduction, nf)));
+    s.d_real.copy_(sr[1].div(static_cast<double>(nr)));
+    s.d_fake.copy_(sf[1].div(static_cast<double>(nf)));
   });
   return {s.loss, s.d_real, s.d_fake};
 }
@@ -231,7 +234,7 @@ std::tuple<at::Tensor, at::Tensor> generator_objective(const at::Tensor& fake, c
     const at::Tensor sum =
         sums<2, T>(n, SideAt<scalar_t, T>{s.fake.const_data_ptr<scalar_t>(), side}, math_options<T>(s.fake));
     s.loss.copy_(reduce(sum[0], s.reduction, n));
-    s.d_fake.copy_(sum[1] / static_cast<double>(n));
+    s.d_fake.copy_(sum[1].div(static_cast<double>(n)));
   });
   return {s.loss, s.d_fake};
 }
@@ -249,15 +252,6 @@ at::Tensor generator_objective_backward(const at::Tensor& grad, const at::Tensor
                                                   s.grad_fake.data_ptr<scalar_t>(), side});
   });
   return s.grad_fake;
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pygan, CUDA, m) {
-  m.impl("discriminator_objective", &discriminator_objective);
-  m.impl("discriminator_objective_backward", &discriminator_objective_backward);
-  m.impl("generator_objective", &generator_objective);
-  m.impl("generator_objective_backward", &generator_objective_backward);
 }
 
 }  // namespace pygan::cuda

@@ -1,13 +1,12 @@
-// CUDA registrations of the gradient-norm penalty (R1, R2, WGAN-GP): thin launches over the
+// CUDA kernels of the gradient-norm penalty (R1, R2, WGAN-GP): thin launches over the
 // formulas in pygan_math.h. `grad` comes sample-major (objective_setup.h): sample s is the block
 // [s * per_sample, (s + 1) * per_sample) in memory. Nothing here syncs with the host.
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/library.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +14,7 @@
 #include "../objective_setup.h"
 #include "../pygan_math.h"
 #include "launch.cuh"
+#include "ops.h"
 
 namespace pygan::cuda {
 namespace {
@@ -56,11 +56,14 @@ __global__ void penalty_grad_kernel(const scalar_t* __restrict__ grad_penalty, c
   }
 }
 
+}  // namespace
+
+// The entry points registered in registrations.cpp (declared in ops.h).
 std::tuple<at::Tensor, at::Tensor> gradient_penalty(const at::Tensor& grad, double center,
                                                     c10::string_view reduction) {
   auto s = setup_gradient_penalty(grad, center, reduction);
   const c10::cuda::CUDAGuard guard(grad.device());
-  at::Tensor terms = at::empty({s.samples}, s.norms.options());
+  at::Tensor terms = aten::empty({s.samples}, s.norms.options());
   if (s.samples > 0) {  // no samples: no launch, the sum of no terms is 0
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, s.grad.scalar_type(),
                                     "pygan_gradient_penalty_cuda", [&] {
@@ -74,7 +77,7 @@ std::tuple<at::Tensor, at::Tensor> gradient_penalty(const at::Tensor& grad, doub
   }
   // The terms summed by ATen (deterministic); a mean of no samples is NaN, as on the CPU.
   const at::Tensor total = terms.sum();
-  s.penalty.copy_(s.reduction == Reduction::kMean ? total / static_cast<double>(s.samples) : total);
+  s.penalty.copy_(s.reduction == Reduction::kMean ? total.div(static_cast<double>(s.samples)) : total);
   return {s.penalty, s.norms};
 }
 
@@ -95,13 +98,6 @@ at::Tensor gradient_penalty_backward(const at::Tensor& grad_penalty, const at::T
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
   return s.grad_input;
-}
-
-}  // namespace
-
-TORCH_LIBRARY_IMPL(pygan, CUDA, m) {
-  m.impl("gradient_penalty", &gradient_penalty);
-  m.impl("gradient_penalty_backward", &gradient_penalty_backward);
 }
 
 }  // namespace pygan::cuda
