@@ -4,11 +4,12 @@ the published numbers for the same protocol."""
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import statistics
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -61,6 +62,18 @@ def _results(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
         yield from pool.map(_one_run_single_threaded, tasks)
 
 
+def logged_runs(lines: Iterable[str]) -> dict[Task, dict[str, Any]]:
+    """The runs of a bench's JSON.runs.jsonl log by task; a later line for the same task wins."""
+    runs = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        task = (row.pop("dataset"), row.pop("recipe"), row.pop("pack"), row.pop("seed"), row.pop("epochs"))
+        runs[task] = row
+    return runs
+
+
 def _mean_se(values: list[float]) -> tuple[float, float]:
     """Mean and standard error; a non-finite value (a collapsed run's infinite reverse KL) makes the
     mean that value and the error NaN instead of failing the whole bench at its end."""
@@ -73,18 +86,21 @@ def _mean_se(values: list[float]) -> tuple[float, float]:
 def run(seeds: int, epochs: int, datasets: list[str], packs: list[int],
         progress: Callable[[str], None] = lambda _: None, jobs: int = 1,
         recipe_names: list[str] | None = None,
-        on_run: Callable[[Task, dict[str, Any]], None] = lambda task, result: None) -> dict[str, Any]:
-    """Every (dataset, recipe, pack, seed) run; `jobs` > 1 trains that many at once, one thread each."""
+        on_run: Callable[[Task, dict[str, Any]], None] = lambda task, result: None,
+        done_runs: dict[Task, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Every (dataset, recipe, pack, seed) run; `jobs` > 1 trains that many at once, one thread each.
+    Runs in `done_runs` (a resumed bench's logged runs) are taken as they are, not trained again."""
     names = recipe_names or ["non-saturating"]
     for name in names:
         recipes.get(name)  # an unknown name fails before any training
     tasks = [(dataset, name, pack, seed, epochs) for dataset in datasets for name in names for pack in packs
              for seed in range(seeds)]
-    runs_by_task = {}
-    for done, (task, result) in enumerate(zip(tasks, _results(tasks, jobs), strict=True), start=1):
+    runs_by_task = {task: done_runs[task] for task in tasks if task in (done_runs or {})}
+    to_train = [task for task in tasks if task not in runs_by_task]
+    for done, (task, result) in enumerate(zip(to_train, _results(to_train, jobs), strict=True), start=1):
         runs_by_task[task] = result
         on_run(task, result)
-        progress(f"{done}/{len(tasks)} runs done (last: {task[0]} {task[1]} pack {task[2]} seed {task[3]})")
+        progress(f"{done}/{len(to_train)} runs done (last: {task[0]} {task[1]} pack {task[2]} seed {task[3]})")
     results = []
     for dataset in datasets:
         for name in names:

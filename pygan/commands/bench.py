@@ -108,6 +108,23 @@ def train(
     _write(result, json_path)
 
 
+def _logged_runs(json_path: Path | None) -> dict:
+    """The runs a --resume takes from JSON.runs.jsonl (none when it does not exist yet)."""
+    from pygan.bench import quality as quality_bench
+
+    if json_path is None:
+        raise typer.BadParameter("--resume reads the runs logged beside --json PATH; give --json",
+                                 param_hint="--resume")
+    log = Path(f"{json_path}.runs.jsonl")
+    if not log.exists():
+        return {}
+    try:
+        return quality_bench.logged_runs(log.read_text().splitlines())
+    except (ValueError, KeyError, AttributeError) as exc:
+        raise typer.BadParameter(f"{log} is not a runs log of pygan bench quality ({exc}); move it away or "
+                                 "leave out --resume", param_hint="--resume") from None
+
+
 def _run_logger(json_path: Path | None):
     """Appends each finished run to JSON_PATH.runs.jsonl as it ends, so hours of training survive a
     failure before the summary is written."""
@@ -136,6 +153,8 @@ def quality(
                                      "non-saturating, hinge, hinge-sn, least-squares, wgan-gp, relativistic-r1-r2."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Runs trained at once, one thread each (e.g. the core count)."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
+    resume: bool = typer.Option(False, "--resume", help="Take the runs already logged in JSON.runs.jsonl "
+                                "(same data, recipe, pack, seed and epochs) instead of training them again."),
 ) -> None:
     """Mode coverage on ring8/grid25 over seeds, vs PacGAN.
 
@@ -155,10 +174,11 @@ def quality(
         except ValueError as exc:
             raise typer.BadParameter(str(exc).removeprefix("--recipe "), param_hint="--recipe") from None
     console = Console(width=120)
+    done_runs = _logged_runs(json_path) if resume else None
     with console.status("training") as status:
         result = quality_bench.run(seeds, epochs, dataset or ["ring8", "grid25"], pack or [1, 2],
                                    progress=lambda text: status.update(f"training: {text}"), jobs=jobs,
-                                   recipe_names=names, on_run=_run_logger(json_path))
+                                   recipe_names=names, on_run=_run_logger(json_path), done_runs=done_runs)
     table = Table(title=f"mode coverage, mlp, {epochs} epochs, {seeds} seeds, mean +- standard error")
     for col in ("data", "setting", "modes covered", "high-quality samples", "reverse KL"):
         table.add_column(col)

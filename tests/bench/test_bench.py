@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -143,6 +145,42 @@ def test_quality_bench_runs_and_summarises_seeds(monkeypatch):
     mean, se = result["results"][0]["modes_covered"]
     assert mean == 7.0 and abs(se - 1 / 3**0.5) < 1e-12  # stdev 1 over sqrt(3) seeds
     assert result["published"]["ring8 GAN"] == (6.3, 98.2)
+
+
+def test_quality_bench_resume_trains_only_the_runs_its_log_lacks(monkeypatch, tmp_path):
+    from pygan.bench import quality
+
+    trained = []
+
+    def fake_run(dataset, recipe, pack, seed, epochs):
+        trained.append(seed)
+        return {"modes_covered": 8 - seed, "modes_total": 8, "high_quality": 0.9, "reverse_kl": 0.1}
+
+    monkeypatch.setattr(quality, "_one_run", fake_run)
+    out = tmp_path / "q.json"
+    args = ["bench", "quality", "--dataset", "ring8", "--pack", "1", "--epochs", "2", "--json", str(out)]
+    assert CliRunner().invoke(app, [*args, "--seeds", "2"]).exit_code == 0
+    assert trained == [0, 1]
+    # An interrupted longer protocol goes on: seeds 0 and 1 come from the log, 2 and 3 are trained.
+    result = CliRunner().invoke(app, [*args, "--seeds", "4", "--resume"])
+    assert result.exit_code == 0, result.output
+    assert trained == [0, 1, 2, 3]
+    summary = json.loads(out.read_text())["results"][0]
+    assert [r["modes_covered"] for r in summary["runs"]] == [8, 7, 6, 5] and summary["modes_covered"][0] == 6.5
+    assert len(Path(f"{out}.runs.jsonl").read_text().splitlines()) == 4
+    # Other epochs are other runs: nothing is reused.
+    assert CliRunner().invoke(app, [*args[:-4], "--epochs", "3", "--json", str(out), "--seeds", "1",
+                                    "--resume"]).exit_code == 0
+    assert trained == [0, 1, 2, 3, 0]
+
+
+def test_quality_bench_resume_needs_a_log_it_can_read(tmp_path):
+    result = CliRunner().invoke(app, ["bench", "quality", "--resume"])
+    assert result.exit_code == 2 and "--resume" in result.output and "--json" in result.output
+    out = tmp_path / "q.json"
+    Path(f"{out}.runs.jsonl").write_text("not json\n")
+    result = CliRunner().invoke(app, ["bench", "quality", "--resume", "--json", str(out)])
+    assert result.exit_code == 2 and "is not a runs log" in result.output
 
 
 @pytest.mark.slow
