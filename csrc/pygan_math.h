@@ -169,6 +169,24 @@ PYGAN_HD T relativistic_term(T r, T f) { return softplus(f - r); }
 template <typename T>
 PYGAN_HD T relativistic_grad_fake(T r, T f) { return sigmoid_pair(f - r).pos; }
 
+// softplus(x) for a sum of many: softplus(x) = linear + log(factor), factor = 1 + e rounded in
+// (1, 2] and linear = max(x, 0) + (e - (factor - 1)), the rounding of 1 + e (exact, Sterbenz) as
+// the first-order term of log((1 + e) / factor). A sum takes the log of a product of factors once
+// per run of kSoftplusFactorRun of them (below 2^16), not a log and a division per element; where
+// 1 + e rounds to 1 the whole e goes to `linear`, so tiny terms are not lost.
+template <typename T>
+struct SoftplusFactors {
+  T linear;
+  T factor;
+};
+constexpr int kSoftplusFactorRun = 16;
+template <typename T>
+PYGAN_HD SoftplusFactors<T> softplus_factors(T x) {
+  const T e = exp_(-abs_(x));
+  const T u = T(1) + e;
+  return {max_(x, T(0)) + (e - (u - T(1))), u};
+}
+
 // ---- the gradient-norm penalty (R1, R2, WGAN-GP) ----
 //
 // Per sample, with s = ||g||^2 and n = ||g|| = sqrt(s): the term (n - c)^2, which is s itself for
