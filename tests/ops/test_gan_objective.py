@@ -159,6 +159,25 @@ def test_relativistic_pairs_saturate_to_the_exact_limits():
     assert torch.autograd.grad(loss, fake)[0].tolist() == [0.0, 1.0]
 
 
+@pytest.mark.parametrize("scale", [0.1, 3.0, 30.0])
+def test_relativistic_float32_sum_of_many_pairs_is_close_to_float64(scale):
+    # The CPU forward multiplies 16 factors 1 + exp(-|x|) per log: the sum must stay as close to
+    # float64 as one softplus per pair would, at every spread of the scores.
+    g = torch.Generator().manual_seed(3)
+    real, fake = torch.randn(200_003, generator=g) * scale, torch.randn(200_003, generator=g) * scale
+    got = discriminator_objective(real, fake, "relativistic").loss.item()
+    exact = F.softplus(fake.double() - real.double()).mean().item()
+    assert abs(got - exact) <= 1e-6 * exact
+
+
+def test_relativistic_tiny_terms_are_not_lost():
+    # exp(-20) = 2e-9: 1 + e rounds to 1 in float32, so the sum must keep e from elsewhere.
+    real, fake = torch.full((1000,), 20.0), torch.zeros(1000)
+    got = discriminator_objective(real, fake, "relativistic", reduction="sum").loss.item()
+    exact = 1000 * F.softplus(torch.tensor(-20.0, dtype=torch.float64)).item()
+    assert abs(got - exact) <= 1e-5 * exact
+
+
 def test_nan_propagates():
     real, fake = torch.tensor([0.0, float("nan")]), torch.tensor([0.5, 0.1])
     for kind in KINDS:
