@@ -62,14 +62,22 @@ def _results(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
         yield from pool.map(_one_run_single_threaded, tasks)
 
 
+TASK_FIELDS = ("dataset", "recipe", "pack", "seed", "epochs")  # a Task's fields in a runs log line
+
+
+def log_line(task: Task, result: dict[str, Any]) -> str:
+    """One line of a bench's JSON.runs.jsonl log: the task's fields, then the run's figures."""
+    return json.dumps({**dict(zip(TASK_FIELDS, task, strict=True)), **result}) + "\n"
+
+
 def logged_runs(lines: Iterable[str]) -> dict[Task, dict[str, Any]]:
-    """The runs of a bench's JSON.runs.jsonl log by task; a later line for the same task wins."""
+    """The runs of a log written with log_line, by task; a later line for the same task wins."""
     runs = {}
     for line in lines:
         if not line.strip():
             continue
         row = json.loads(line)
-        task = (row.pop("dataset"), row.pop("recipe"), row.pop("pack"), row.pop("seed"), row.pop("epochs"))
+        task = tuple(row.pop(field) for field in TASK_FIELDS)
         runs[task] = row
     return runs
 

@@ -128,17 +128,15 @@ def _logged_runs(json_path: Path | None) -> dict:
 def _run_logger(json_path: Path | None):
     """Appends each finished run to JSON_PATH.runs.jsonl as it ends, so hours of training survive a
     failure before the summary is written."""
-    import json
+    from pygan.bench import quality as quality_bench
 
     if json_path is None:
         return lambda task, result: None
     log = Path(f"{json_path}.runs.jsonl")
 
     def write(task, result) -> None:
-        dataset, recipe, pack, seed, epochs = task
         with log.open("a") as f:
-            f.write(json.dumps({"dataset": dataset, "recipe": recipe, "pack": pack, "seed": seed, "epochs": epochs,
-                                **result}) + "\n")
+            f.write(quality_bench.log_line(task, result))
     return write
 
 
