@@ -72,7 +72,7 @@ if os.environ.get("PYGAN_CPU_ISAS", "").strip() == "default":
     ISA_FLAGS = {"default": ISA_FLAGS["default"]}
 ISA_KERNELS = ["csrc/cpu/gan_loss_kernel.cpp", "csrc/cpu/fused_leaky_relu_kernel.cpp",
                "csrc/cpu/batch_norm_leaky_relu_kernel.cpp", "csrc/cpu/gan_objective_kernel.cpp",
-               "csrc/cpu/gradient_penalty_kernel.cpp"]
+               "csrc/cpu/gradient_penalty_kernel.cpp", "csrc/cpu/diff_augment_kernel.cpp"]
 COMMON_SOURCES = [
     "csrc/ops.cpp",
     "csrc/cpu/isa.cpp",
@@ -81,15 +81,17 @@ COMMON_SOURCES = [
     "csrc/cpu/batch_norm_leaky_relu.cpp",
     "csrc/cpu/gan_objective.cpp",
     "csrc/cpu/gradient_penalty.cpp",
+    "csrc/cpu/diff_augment.cpp",
     "csrc/autograd/gan_loss_autograd.cpp",
     "csrc/autograd/gan_objective_autograd.cpp",
     "csrc/autograd/gradient_penalty_autograd.cpp",
+    "csrc/autograd/diff_augment_autograd.cpp",
     "csrc/autograd/fused_leaky_relu_autograd.cpp",
     "csrc/autograd/batch_norm_leaky_relu_autograd.cpp",
 ]
 CUDA_SOURCES = ["csrc/cuda/gan_loss.cu", "csrc/cuda/fused_leaky_relu.cu",
                  "csrc/cuda/batch_norm_leaky_relu.cu", "csrc/cuda/gan_objective.cu",
-                 "csrc/cuda/gradient_penalty.cu", "csrc/cuda/registrations.cpp"]
+                 "csrc/cuda/gradient_penalty.cu", "csrc/cuda/diff_augment.cu", "csrc/cuda/registrations.cpp"]
 
 
 class BuildExtensionPerIsa(cpp_extension.BuildExtension):
@@ -185,6 +187,7 @@ setup(
             "gradient-penalty = pygan_plugins.gradient_penalty:GradientPenalty",
         ],
         "pygan.augmentations": [
+            "diffaugment = pygan_plugins.diffaugment:DiffAugment",
             "flip = pygan_plugins.flip:HorizontalFlip",
         ],
     },

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from pygan._extension import compiled_for
 from pygan.ops import (
     batch_norm_leaky_relu,
+    diff_augment,
     discriminator_loss,
     discriminator_objective,
     fused_leaky_relu,
@@ -219,8 +220,35 @@ def check_gradient_penalty(c: Checker, shape: tuple[int, ...], dtype: torch.dtyp
             c.close(what + " grad", grads(out.penalty, [xi], g)[0], grads(ref.penalty, [x64], g.double())[0], dtype)
 
 
+def augment_params(shape: tuple[int, ...], device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample DiffAugment parameters, cut boxes reaching past the border and shifts past the image."""
+    n, _, h, w = shape
+    g = torch.Generator().manual_seed(n * 1000 + h)
+    color = torch.stack((torch.rand(n, generator=g) - 0.5, 2 * torch.rand(n, generator=g),
+                         torch.rand(n, generator=g) + 0.5), 1)
+    dy, dx = (torch.randint(-s - 1, s + 2, (n,), generator=g) for s in (h // 4, w // 4))
+    y0, x0 = (torch.randint(-s // 2, s + 1, (n,), generator=g) for s in (h, w))
+    geometry = torch.stack((dy, dx, y0, y0 + (h + 1) // 2, x0, x0 + (w + 1) // 2), 1)
+    return color.to(device), geometry.to(device)
+
+
+def check_diff_augment(c: Checker, shape: tuple[int, ...], dtype: torch.dtype, device: str) -> None:
+    if len(shape) != 4:
+        return
+    color, geometry = augment_params(shape, device)
+    for layout, x in layouts(shape, dtype, device):
+        xi = x.detach().requires_grad_()
+        out = diff_augment(xi, color, geometry)
+        (x64,) = leaves64(xi)
+        ref = reference.diff_augment(x64, color, geometry)
+        what = f"diff_augment {tuple(x.shape)} {dtype} {layout}"
+        c.close(what, out, ref, dtype, scale=4.0)
+        g = torch.randn(shape, dtype=torch.float64).to(device, dtype)
+        c.close(what + " grad", grads(out, [xi], g)[0], grads(ref, [x64], g.double())[0], dtype, scale=4.0)
+
+
 CHECKS: list[Callable[[Checker, tuple[int, ...], torch.dtype, str], None]] = [
-    check_losses, check_objectives, check_gradient_penalty, check_leaky_relu, check_batch_norm]
+    check_losses, check_objectives, check_gradient_penalty, check_diff_augment, check_leaky_relu, check_batch_norm]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,6 +42,12 @@ TORCH_LIBRARY(pygan, m) {
   m.def(
       "gradient_penalty_backward(Tensor grad_penalty, Tensor grad, Tensor norms, float center, "
       "str reduction) -> Tensor");
+  // DiffAugment's color, translation and cutout of each image (N, C, H, W) in one map, from
+  // per-sample parameters: color (N, 3) brightness offset, saturation and contrast factors;
+  // geometry (N, 6) integers dy, dx (out(y, x) = in(y + dy, x + dx), 0 outside) and the cut box
+  // [y0, y1) x [x0, x1). The backward is the map's adjoint (it is linear but for the brightness).
+  m.def("diff_augment(Tensor x, Tensor color, Tensor geometry) -> Tensor");
+  m.def("diff_augment_backward(Tensor grad_output, Tensor color, Tensor geometry) -> Tensor");
   m.def(
       "fused_leaky_relu(Tensor input, Tensor? bias=None, float negative_slope=0.2, "
       "float gain=1.0) -> Tensor");

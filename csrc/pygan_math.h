@@ -272,4 +272,66 @@ PYGAN_HD T bn_grad_input(T dz, T x, T mean, BnGradCoeffs<T> k) {
   return k.a * dz + k.b * (x - mean) + k.c;
 }
 
+// ---- DiffAugment (Zhao et al. 2020): color, translation and cutout of one image in one map ----
+// Color on sample values v_c at one pixel, with brightness offset b, saturation factor s and
+// contrast factor k (identity: 0, 1, 1), in DiffAugment's order:
+//   brightness  v + b;  saturation  (v - mean_c) s + mean_c;  contrast  (v - mean_chw) k + mean_chw.
+// Saturation keeps each pixel's channel mean and brightness moves every mean by b, so the
+// contrast mean is the input's mean M + b and the whole map is affine in v:
+//   out_c = k s v_c + (k - k s) / C * sum_c v_c + (1 - k) M + b = scale v_c + mix sum_c v_c + offset.
+// Its adjoint has the same scale and mix; the mean term becomes a constant spread over all C H W
+// inputs: grad_c = scale g_c + mix sum_c g_c + (1 - k) S / (C H W), S the sum of g where the
+// image was kept (translation and cutout zero the rest, so those positions get that constant only).
+template <typename T>
+struct AugmentCoeffs {
+  T scale, mix, offset;  // out = scale * v + mix * sum_c(v) + offset
+  T fill;                // value of positions with no source (shifted out or cut out)
+};
+
+template <typename T>
+PYGAN_HD AugmentCoeffs<T> augment_coeffs(T brightness, T saturation, T contrast, T channels, T mean) {
+  const T scale = contrast * saturation;
+  return {scale, (contrast - scale) / channels, (T(1) - contrast) * mean + brightness, T(0)};
+}
+
+template <typename T>
+PYGAN_HD AugmentCoeffs<T> augment_adjoint_coeffs(T saturation, T contrast, T channels, T count, T kept_sum) {
+  const T scale = contrast * saturation;
+  const T spread = (T(1) - contrast) * kept_sum / count;
+  return {scale, (contrast - scale) / channels, spread, spread};
+}
+
+template <typename T, typename S>
+PYGAN_HD T augment_value(T v, T channel_sum, S scale, S mix, S offset) {
+  return v * T(scale) + channel_sum * T(mix) + T(offset);
+}
+
+// The image geometry of one sample: out(y, x) = in(y + dy, x + dx) where that lies inside the
+// image and (y, x) is outside the cut box [y0, y1) x [x0, x1); else `fill`. Shifts are clamped
+// to [-size, size] and boxes to the image first, so any integers give a defined result.
+struct AugmentGeometry {
+  long long dy, dx, y0, y1, x0, x1;
+};
+
+PYGAN_HD long long clamp_ll(long long v, long long lo, long long hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+PYGAN_HD AugmentGeometry augment_geometry(const long long* g, long long height, long long width) {
+  return {clamp_ll(g[0], -height, height), clamp_ll(g[1], -width, width), clamp_ll(g[2], 0, height),
+          clamp_ll(g[3], 0, height),       clamp_ll(g[4], 0, width),      clamp_ll(g[5], 0, width)};
+}
+
+// The adjoint's geometry: grad(p) reads g(p - d), and is cut where p - d was.
+PYGAN_HD AugmentGeometry augment_adjoint_geometry(AugmentGeometry f, long long height, long long width) {
+  return {-f.dy, -f.dx, clamp_ll(f.y0 + f.dy, 0, height), clamp_ll(f.y1 + f.dy, 0, height),
+          clamp_ll(f.x0 + f.dx, 0, width), clamp_ll(f.x1 + f.dx, 0, width)};
+}
+
+// Whether output (y, x) reads a source value under `g`.
+PYGAN_HD bool augment_keeps(const AugmentGeometry& g, long long y, long long x, long long height, long long width) {
+  const long long sy = y + g.dy, sx = x + g.dx;
+  const bool inside = sy >= 0 && sy < height && sx >= 0 && sx < width;
+  const bool cut = y >= g.y0 && y < g.y1 && x >= g.x0 && x < g.x1;
+  return inside && !cut;
+}
+
 }  // namespace PYGAN_MATH_NS

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from pygan.plugins import DataSpec, Option
+from pygan.plugins import DataSpec, Option, PluginError
 
 
 class Augmentation(ABC):
@@ -45,3 +45,30 @@ class Augmentation(ABC):
         """The strength after a D step that gave `real_scores` on reals; fixed by default. Runs on
         the device without reading values back to the host."""
         return strength
+
+
+# `--augment color,translation,cutout` (any of these, comma-separated) is short for the
+# first-party DiffAugment plugin with that policy.
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")
+DIFFAUGMENT = "diffaugment"
+
+
+def expand_shorthand(name: str, options: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(plugin name, options) for `--augment name`: a list of DiffAugment policies becomes
+    `diffaugment` with option policy = that list; any other name is a plugin's own."""
+    parts = [p.strip() for p in name.split(",")]
+    if name and all(p in DIFFAUGMENT_POLICIES for p in parts):
+        if "policy" in options:
+            raise PluginError(f"--augment {name} already names the policy; drop --augment-option policy=...")
+        return DIFFAUGMENT, {"policy": ",".join(parts), **options}
+    return name, dict(options)
+
+
+def adaptive_strength(strength: torch.Tensor, real_scores: torch.Tensor, target: float,
+                      ramp_images: int) -> torch.Tensor:
+    """ADA's update (Karras et al. 2020): r = E[sign(D(x))] over this D step's real outputs; p
+    moves by their count / ramp_images up while r > target (D is overfitting), down while below,
+    clamped to [0, 1]. On the device, no host read."""
+    r = real_scores.detach().float().sign().mean()
+    step = real_scores.shape[0] / ramp_images
+    return (strength + step * torch.sign(r - target)).clamp(0.0, 1.0)

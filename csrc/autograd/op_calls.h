@@ -35,6 +35,7 @@ using GObjBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_
 using PenaltySig = std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, double, c10::string_view);
 using PenaltyBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, double,
                                  c10::string_view);
+using AugmentSig = at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&);
 using LeakySig = at::Tensor(const at::Tensor&, const std::optional<at::Tensor>&, double, double);
 using LeakyInplaceSig = void(at::Tensor&, const std::optional<at::Tensor>&, double, double);
 using LeakyBwdSig = at::Tensor(const at::Tensor&, const at::Tensor&, double, double);

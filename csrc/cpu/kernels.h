@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "../checks.h"
+#include "../image_layout.h"
 
 namespace pygan::cpu {
 
@@ -76,7 +77,12 @@ struct ChannelLayout {
   void gradient_penalty_backward_kernel(const at::Tensor& grad_penalty, const at::Tensor& grad, \
                                         const at::Tensor& norms, int64_t samples,               \
                                         int64_t per_sample, double center, Reduction reduction, \
-                                        at::Tensor& grad_input);
+                                        at::Tensor& grad_input);                               \
+  void diff_augment_kernel(const at::Tensor& input, const at::Tensor& color,                   \
+                           const at::Tensor& geometry, const ImageLayout& layout, at::Tensor& out); \
+  void diff_augment_backward_kernel(const at::Tensor& grad_output, const at::Tensor& color,    \
+                                    const at::Tensor& geometry, const ImageLayout& layout,      \
+                                    at::Tensor& grad_input);
 
 namespace pygan::cpu::isa_default {
 PYGAN_DECLARE_CPU_KERNELS

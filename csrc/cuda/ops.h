@@ -39,6 +39,10 @@ std::tuple<at::Tensor, at::Tensor> gradient_penalty(const at::Tensor& grad, doub
 at::Tensor gradient_penalty_backward(const at::Tensor& grad_penalty, const at::Tensor& grad,
                                      const at::Tensor& norms, double center, c10::string_view reduction);
 
+// diff_augment.cu: DiffAugment's color, translation and cutout, and the map's adjoint.
+at::Tensor diff_augment(const at::Tensor& x, const at::Tensor& color, const at::Tensor& geometry);
+at::Tensor diff_augment_backward(const at::Tensor& grad_output, const at::Tensor& color, const at::Tensor& geometry);
+
 // fused_leaky_relu.cu: bias + LeakyReLU.
 at::Tensor fused_leaky_relu(const at::Tensor& input, const std::optional<at::Tensor>& bias,
                             double negative_slope, double gain);

@@ -17,6 +17,8 @@ TORCH_LIBRARY_IMPL(pygan, CUDA, m) {
   m.impl("generator_objective_backward", &generator_objective_backward);
   m.impl("gradient_penalty", &gradient_penalty);
   m.impl("gradient_penalty_backward", &gradient_penalty_backward);
+  m.impl("diff_augment", &diff_augment);
+  m.impl("diff_augment_backward", &diff_augment_backward);
   m.impl("fused_leaky_relu", &fused_leaky_relu);
   m.impl("fused_leaky_relu_", &fused_leaky_relu_);
   m.impl("fused_leaky_relu_backward", &fused_leaky_relu_backward);

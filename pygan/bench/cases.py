@@ -15,12 +15,14 @@ import torch.nn.functional as F
 
 from pygan.ops import (
     batch_norm_leaky_relu,
+    diff_augment,
     discriminator_loss,
     discriminator_objective,
     fused_leaky_relu,
     generator_loss,
     generator_objective,
     gradient_penalty,
+    reference,
 )
 
 # D's outputs: one score per sample at two batch sizes, a PatchGAN map, and a large flat tensor.
@@ -44,6 +46,8 @@ SHAPES = {
     # DCGAN's D blocks at 64 px, batch 64; "_cl" = channels-last tensors, as the trainer runs them.
     "bn_leaky_relu": [(64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)],
     "bn_leaky_relu_cl": [(64, 128, 16, 16), (64, 256, 8, 8), (64, 512, 4, 4)],
+    # every batch D sees: 64 px RGB and 32 px grayscale (the faces run) at batch 64
+    "diff_augment": [(64, 3, 64, 64), (64, 1, 32, 32)],
 }
 QUICK_SHAPES = {"d_loss": [(128, 1), (4 * 1024 * 1024,)], "g_loss": [(128, 1)],
                 "leaky_relu": [(64, 64, 32, 32)], "bias_leaky_relu": [(64, 128, 16, 16)],
@@ -51,7 +55,8 @@ QUICK_SHAPES = {"d_loss": [(128, 1), (4 * 1024 * 1024,)], "g_loss": [(128, 1)],
                 # the objectives at a real batch's scores, the penalties at 64 px RGB
                 "hinge_d_loss": [(128, 1)], "ls_d_loss": [(128, 1)], "wgan_d_loss": [(128, 1)],
                 "rel_d_loss": [(128, 1)], "hinge_g_loss": [(128, 1)], "ls_g_loss": [(128, 1)],
-                "gradient_penalty": [(64, 3, 64, 64)], "r1_penalty": [(64, 3, 64, 64)]}
+                "gradient_penalty": [(64, 3, 64, 64)], "r1_penalty": [(64, 3, 64, 64)],
+                "diff_augment": [(64, 3, 64, 64)]}
 
 
 @dataclass
@@ -212,6 +217,23 @@ def _penalty_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: t
                 compile_source="eager")
 
 
+def _augment_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Case:
+    n, _, h, w = shape
+    g = torch.Generator().manual_seed(0)  # DiffAugment's ranges: shifts up to 1/8, a cut square of half the side
+    color = torch.stack((torch.rand(n, generator=g) - 0.5, 2 * torch.rand(n, generator=g),
+                         torch.rand(n, generator=g) + 0.5), 1).to(device)
+    dy, dx = (torch.randint(-(s // 8), s // 8 + 1, (n,), generator=g) for s in (h, w))
+    y0, x0 = (torch.randint(0, s, (n,), generator=g) - s // 4 for s in (h, w))
+    geometry = torch.stack((dy, dx, y0, y0 + h // 2, x0, x0 + w // 2), 1).to(device)
+    x = torch.randn(*shape, device=device).to(dtype).requires_grad_()
+    grad = torch.randn(*shape, device=device).to(dtype)
+    providers = {"pygan": lambda x: diff_augment(x, color, geometry),
+                 "eager": lambda x: reference.diff_augment_steps(x, color, geometry)}  # DiffAugment's own code
+    size = x.numel() * x.element_size()
+    # forward: read x, write out; backward: read grad, write grad_x
+    return Case(op, shape, dtype, device, [x], grad, providers, 2 * size, 4 * size, compile_source="eager")
+
+
 def make_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> Case:
     if op not in SHAPES:
         raise ValueError(f"make_case: unknown case {op!r}; cases are {', '.join(SHAPES)}")
@@ -239,6 +261,8 @@ def make_case(op: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch
         return _objective_case(op, shape, dtype, device)
     if op in ("gradient_penalty", "r1_penalty"):
         return _penalty_case(op, shape, dtype, device)
+    if op == "diff_augment":
+        return _augment_case(op, shape, dtype, device)
     with_bias = op == "bias_leaky_relu"
     inputs = [leaf(*shape)] + ([leaf(shape[1])] if with_bias else [])
     grad = torch.randn(*shape, device=device).to(dtype)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from pygan import plugins
-from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU
+from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU, reference
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,26 @@ def plain_gradient_penalty(d: nn.Module, real: torch.Tensor, fake: torch.Tensor,
 PLAIN_PENALTIES = {"r1": plain_r1, "gradient-penalty": plain_gradient_penalty}
 
 
-def plain_step(device: torch.device, size: int, batch: int,
-               objective: Objective = DEFAULT_OBJECTIVE) -> Callable[[], None]:
+def plain_diff_augment(x: torch.Tensor) -> torch.Tensor:
+    """DiffAugment color,translation,cutout as its authors' PyTorch code runs it: parameters drawn
+    on x's device, then brightness, saturation, contrast, a gather from a padded copy, a mask."""
+    n, _, h, w = x.shape
+    dev = x.device
+    color = torch.stack((torch.rand(n, device=dev) - 0.5, 2 * torch.rand(n, device=dev),
+                         torch.rand(n, device=dev) + 0.5), 1)
+    dy = torch.randint(-(h // 8), h // 8 + 1, (n,), device=dev)
+    dx = torch.randint(-(w // 8), w // 8 + 1, (n,), device=dev)
+    y0 = torch.randint(0, h + 1 - (h // 2) % 2, (n,), device=dev) - h // 4
+    x0 = torch.randint(0, w + 1 - (w // 2) % 2, (n,), device=dev) - w // 4
+    geometry = torch.stack((dy, dx, y0, y0 + h // 2, x0, x0 + w // 2), 1)
+    return reference.diff_augment_steps(x, color, geometry)
+
+
+def plain_step(device: torch.device, size: int, batch: int, objective: Objective = DEFAULT_OBJECTIVE,
+               augment: bool = False) -> Callable[[], None]:
     """The pytorch/examples DCGAN step: plain layers, BCEWithLogitsLoss (or the Wasserstein loss),
-    stock Adam, contiguous tensors; the objective's penalty on every `every`-th D step, weighted by it."""
+    stock Adam, contiguous tensors; the objective's penalty on every `every`-th D step, weighted by it;
+    with `augment`, DiffAugment on every batch D sees."""
     if objective.loss not in ("non-saturating", "wasserstein"):
         raise ValueError(f"plain_step: no plain version of --loss {objective.loss}; use non-saturating or wasserstein")
     arch = plugins.get_architecture("dcgan")
@@ -96,10 +112,11 @@ def plain_step(device: torch.device, size: int, batch: int,
     wasserstein = objective.loss == "wasserstein"
     penalty = PLAIN_PENALTIES[objective.penalty] if objective.penalty else None
     d_steps = itertools.count()
+    aug = plain_diff_augment if augment else (lambda x: x)
 
     def step() -> None:
         fake = g(torch.randn(batch, latent, device=device))
-        real_out, fake_out = d(real), d(fake.detach())
+        real_out, fake_out = d(aug(real)), d(aug(fake.detach()))
         if wasserstein:
             loss = fake_out.mean() - real_out.mean()
         else:
@@ -109,7 +126,7 @@ def plain_step(device: torch.device, size: int, batch: int,
         opt_d.zero_grad(set_to_none=True)
         loss.backward()
         opt_d.step()
-        out = d(fake)
+        out = d(aug(fake))
         loss = -out.mean() if wasserstein else bce(out, torch.ones_like(out))
         opt_g.zero_grad(set_to_none=True)
         loss.backward()

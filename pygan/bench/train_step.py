@@ -39,6 +39,7 @@ class Variant:
     channels_last: bool
     compile: bool = False
     objective: Objective = DEFAULT_OBJECTIVE
+    augment: bool = False  # DiffAugment color,translation,cutout on every batch D sees
 
 
 VARIANTS = (
@@ -63,6 +64,11 @@ PENALTY_VARIANTS = tuple(
                 objective=objective),
     )
 )
+# Opt-in (--augment): what DiffAugment adds to a step, fused (pygan) and as its authors' code (plain).
+AUGMENT_VARIANTS = (
+    Variant("plain eager fp32 + DiffAugment", pygan=False, precision="fp32", channels_last=False, augment=True),
+    Variant("pygan fp32 + DiffAugment", pygan=True, precision="fp32", channels_last=True, augment=True),
+)
 # Forced bfloat16 on a CPU without bfloat16 instructions runs emulated: 42.6 s a step against 1.0 s in
 # fp32 on an AMD EPYC (Zen 3, AVX2); timing it would take most of the bench's run.
 BF16_SKIPPED = ("pygan bf16: skipped, this CPU has no bfloat16 instructions (no AVX512-BF16, no AMX), where it "
@@ -70,16 +76,16 @@ BF16_SKIPPED = ("pygan bf16: skipped, this CPU has no bfloat16 instructions (no 
 
 
 def choose_variants(device: torch.device, with_compile: bool, bf16: bool | None,
-                    penalties: bool = False) -> tuple[tuple[Variant, ...], list[str]]:
+                    penalties: bool = False, augment: bool = False) -> tuple[tuple[Variant, ...], list[str]]:
     """The variants to time and a note for each one left out. bf16=None: the forced-bf16 variant only
-    where bfloat16 runs natively (CUDA, or a CPU with AVX512-BF16/AMX). penalties: also the
-    PENALTY_VARIANTS."""
+    where bfloat16 runs natively (CUDA, or a CPU with AVX512-BF16/AMX). penalties, augment: also the
+    PENALTY_VARIANTS, the AUGMENT_VARIANTS."""
     from pygan.training.precision import cpu_bf16_features
 
     if bf16 is None:
         bf16 = device.type == "cuda" or bool(cpu_bf16_features())
     skipped = [] if bf16 else [BF16_SKIPPED]
-    candidates = VARIANTS + (PENALTY_VARIANTS if penalties else ())
+    candidates = VARIANTS + (PENALTY_VARIANTS if penalties else ()) + (AUGMENT_VARIANTS if augment else ())
     chosen = tuple(v for v in candidates if (with_compile or not v.compile) and (bf16 or v.precision != "bf16"))
     return chosen, skipped
 
@@ -93,6 +99,7 @@ def run_spec(variant: Variant, device: torch.device, size: int, batch: int, **tr
     config.train.precision, config.train.channels_last, config.train.compile = (variant.precision,
                                                                                 variant.channels_last, variant.compile)
     config.train.loss, config.train.regularisers = variant.objective.loss, variant.objective.regularisers
+    config.train.augment = "color,translation,cutout" if variant.augment else ""
     for key, value in train.items():
         setattr(config.train, key, value)
     return resolve(config)
@@ -100,7 +107,7 @@ def run_spec(variant: Variant, device: torch.device, size: int, batch: int, **tr
 
 def _step_fn(variant: Variant, device: torch.device, size: int, batch: int) -> tuple[Callable[[], None], str]:
     if not variant.pygan:
-        return plain_step(device, size, batch, variant.objective), "fp32"
+        return plain_step(device, size, batch, variant.objective, variant.augment), "fp32"
     gan = GanStep(run_spec(variant, device, size, batch), device=device)  # the trainer's own step
     real = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=gan.memory_format)
     return (lambda: gan.train_step(real)), gan.precision.name
@@ -140,13 +147,13 @@ def _build(v: Variant, device: torch.device, size: int, batch: int) -> tuple[Cal
     # Timed repeats start at D step 2 and hold whole intervals: one penalty step in each.
     return fn, {"precision": precision, "channels_last": v.channels_last, "compile": v.compile,
                 "compile_seconds": first if v.compile else None, "loss": v.objective.loss,
-                "regularisers": v.objective.regularisers}
+                "regularisers": v.objective.regularisers, "augment": v.augment}
 
 
 def _baselines(variants: tuple[Variant, ...]) -> dict[str, str]:
-    """Each variant's plain eager counterpart: the plain step with the same loss and penalty."""
-    plain = {v.objective: v.label for v in variants if not v.pygan}
-    return {v.label: plain[v.objective] for v in variants if v.objective in plain}
+    """Each variant's plain eager counterpart: the plain step with the same loss, penalty and augmentation."""
+    plain = {(v.objective, v.augment): v.label for v in variants if not v.pygan}
+    return {v.label: plain[(v.objective, v.augment)] for v in variants if (v.objective, v.augment) in plain}
 
 
 def run(device: torch.device, size: int = 64, batch: int = 64, steps: int = 4, repeats: int = 3,

@@ -35,7 +35,8 @@ def ops(
     dtype: list[str] = typer.Option(None, "--dtype", help="float32 and/or bfloat16 (default both)."),
     op: list[str] = typer.Option(None, "--op", help="Only these cases (repeatable): d_loss, g_loss, hinge_d_loss, "
                                  "ls_d_loss, wgan_d_loss, rel_d_loss, hinge_g_loss, ls_g_loss, gradient_penalty, "
-                                 "r1_penalty, leaky_relu, bias_leaky_relu, bn_leaky_relu, bn_leaky_relu_cl."),
+                                 "r1_penalty, leaky_relu, bias_leaky_relu, bn_leaky_relu, bn_leaky_relu_cl, "
+                                 "diff_augment."),
     compile_: bool = typer.Option(True, "--compile/--no-compile", help="Include torch.compile."),
     repeats: int = typer.Option(9, "--repeats", min=3, help="Timed repeats per provider (median reported)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda (timed with CUDA events)."),
@@ -85,20 +86,24 @@ def train(
                                    help="Also time the step with lazy R1 (--reg r1:10:16) and WGAN-GP (--loss "
                                    "wasserstein --reg gradient-penalty), each against the same in plain PyTorch; "
                                    "about doubles the run."),
+    augment: bool = typer.Option(False, "--augment/--no-augment",
+                                 help="Also time the step with DiffAugment (--augment color,translation,cutout) "
+                                 "on every batch D sees, against its authors' code in plain PyTorch."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
 ) -> None:
     """Images/s of a DCGAN training step, pygan against plain PyTorch.
 
     Plain eager fp32 against pygan fp32 (channels-last and NCHW), pygan --precision auto (bf16 autocast
     where the hardware runs it natively), forced bf16 and pygan --compile; with --penalties also
-    lazy R1 and WGAN-GP, plain and pygan (--compile where torch.compile can take the double backward)."""
+    lazy R1 and WGAN-GP, plain and pygan (--compile where torch.compile can take the double backward); with
+    --augment also DiffAugment, plain and pygan."""
     from rich.console import Console
 
     from pygan.bench import report, train_step
 
     dev = _setup(device)
     console = Console(width=120)
-    variants, skipped = train_step.choose_variants(dev, compile_variants, bf16, penalties)
+    variants, skipped = train_step.choose_variants(dev, compile_variants, bf16, penalties, augment)
     with console.status("timing training steps") as status:
         result = {"machine": report.machine(),
                   "train": train_step.run(dev, size, batch, steps, repeats, variants,

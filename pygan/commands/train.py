@@ -27,6 +27,19 @@ def _key_values(pairs: list[str] | None, flag: str) -> dict[str, str]:
     return values
 
 
+def _augment_options(pairs: list[str] | None, p: str | None) -> dict[str, str]:
+    """--augment-option pairs with --augment-p folded in: a probability sets option p, 'adaptive'
+    sets adaptive=true and starts p at 0 (as ADA does)."""
+    options = _key_values(pairs, "--augment-option")
+    if p is None:
+        return options
+    if "p" in options or "adaptive" in options:
+        raise typer.BadParameter("give p either here or as --augment-option p=..., not both", param_hint="--augment-p")
+    if p.strip().lower() == "adaptive":
+        return {**options, "adaptive": "true", "p": "0"}
+    return {**options, "p": p.strip()}
+
+
 def train(
     arch: str = typer.Option(None, "--arch", metavar="NAME", help=ARCH_HELP + " Default: dcgan."),
     plugin: str = typer.Option(None, "--plugin", metavar="NAME", help=PLUGIN_HELP + " Default: faces."),
@@ -56,8 +69,11 @@ def train(
                                   help="Regulariser NAME[:weight[:every]], e.g. r1:10:16 "
                                   "(repeatable; every k-th D step, scaled by k)."),
     augment: str = typer.Option(None, "--augment", metavar="NAME",
-                                help="Augmentation plugin applied to every batch D sees, "
-                                "e.g. flip."),
+                                help="Augmentation plugin applied to every batch D sees: "
+                                "color,translation,cutout (DiffAugment; any of the three), flip, or any installed."),
+    augment_p: str = typer.Option(None, "--augment-p", metavar="P|adaptive",
+                                  help="Probability of each augmentation per sample, or 'adaptive' (ADA: "
+                                  "tuned from D's outputs on reals, from 0)."),
     augment_option: list[str] = typer.Option(None, "--augment-option", metavar="KEY=VALUE",
                                              help="Augmentation plugin option (repeatable)."),
     real_label: float = typer.Option(None, "--real-label", metavar="LABEL",
@@ -129,7 +145,7 @@ def train(
                         precision=precision, channels_last=channels_last, compile=compile_models, sync_bn=sync_bn,
                         pack=pack, eval_every=eval_every, threads=threads, regularisers=reg or None, augment=augment,
                         loss_options=_key_values(loss_option, "--loss-option") or None,
-                        augment_options=_key_values(augment_option, "--augment-option") or None)
+                        augment_options=_augment_options(augment_option, augment_p) or None)
     output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     reporter = (JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()) if main_rank \

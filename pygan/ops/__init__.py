@@ -2,6 +2,7 @@
 
 from pygan import _extension
 from pygan.ops.batch_norm_leaky_relu import BatchNormLeakyReLU, batch_norm_leaky_relu
+from pygan.ops.diff_augment import diff_augment
 from pygan.ops.gan_loss import discriminator_loss, generator_loss
 from pygan.ops.gan_objective import discriminator_objective, generator_objective
 from pygan.ops.gradient_penalty import gradient_penalty
@@ -15,6 +16,7 @@ __all__ = [
     "GeneratorLossResult",
     "GradientPenaltyResult",
     "batch_norm_leaky_relu",
+    "diff_augment",
     "discriminator_loss",
     "discriminator_objective",
     "fused_leaky_relu",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from pygan.ops import _checks
+from pygan.ops import _augment_checks, _checks
 
 
 def _scalar(like: torch.Tensor) -> torch.Tensor:
@@ -157,3 +157,15 @@ def _gradient_penalty_backward(grad_penalty, grad, norms, center, reduction):
     _checks.gradient_penalty_backward_args("pygan.gradient_penalty_backward", grad_penalty, grad, norms,
                                            center, reduction)
     return torch.empty_like(_sample_major(grad))
+
+
+@torch.library.register_fake("pygan::diff_augment")
+def _diff_augment(x, color, geometry):
+    _augment_checks.diff_augment_args("pygan.diff_augment", x, color, geometry)
+    return _augment_checks.output_like(x)
+
+
+@torch.library.register_fake("pygan::diff_augment_backward")
+def _diff_augment_backward(grad_output, color, geometry):
+    _augment_checks.diff_augment_args("pygan.diff_augment_backward", grad_output, color, geometry, "grad_output")
+    return _augment_checks.output_like(grad_output)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import torch
 
-from pygan.ops import _checks
+from pygan.ops import _augment_checks, _checks
 
 
 class DiscriminatorLossResult(NamedTuple):
@@ -146,3 +146,34 @@ def gradient_penalty(grad: torch.Tensor, *, center: float = 0.0, reduction: str 
     norms = torch.linalg.vector_norm(g, dim=1)  # its gradient at a zero norm is 0, as the kernel's
     terms = g.square().sum(1) if center == 0.0 else (norms - center).square()
     return GradientPenaltyResult(_reduce(terms, reduction).to(grad.dtype), norms.detach())
+
+
+def diff_augment(x: torch.Tensor, color: torch.Tensor, geometry: torch.Tensor) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020) in its own steps, with the per-sample parameters given:
+    brightness, saturation and contrast, then translation by (dy, dx) with zero fill (an index
+    gather from a zero-padded copy), then the cut box zeroed. In float32 (float64 for float64)."""
+    _augment_checks.diff_augment_args("pygan.diff_augment", x, color, geometry)
+    return diff_augment_steps(x.to(_checks.statistics_dtype(x)), color, geometry).to(x.dtype)
+
+
+def diff_augment_steps(x: torch.Tensor, color: torch.Tensor, geometry: torch.Tensor) -> torch.Tensor:
+    """DiffAugment's steps in x's own dtype, as eager PyTorch code runs them."""
+    n, _, h, w = x.shape
+    v = x
+    b, s, k = (color.to(v.dtype)[:, i].view(n, 1, 1, 1) for i in range(3))
+    v = v + b
+    mean = v.mean(dim=1, keepdim=True)
+    v = (v - mean) * s + mean
+    mean = v.mean(dim=(1, 2, 3), keepdim=True)
+    v = (v - mean) * k + mean
+    g = geometry.long()
+    dy, dx = g[:, 0].clamp(-h, h), g[:, 1].clamp(-w, w)
+    rows = (torch.arange(h, device=x.device) + dy[:, None] + 1).clamp(0, h + 1)  # row 0 and h + 1: padding
+    cols = (torch.arange(w, device=x.device) + dx[:, None] + 1).clamp(0, w + 1)
+    padded = torch.nn.functional.pad(v, (1, 1, 1, 1))
+    v = padded[torch.arange(n, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
+    v = v.permute(0, 3, 1, 2)  # the gather puts the channels last
+    y0, y1, x0, x1 = (g[:, i].clamp(0, h if i < 4 else w)[:, None] for i in range(2, 6))
+    ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    cut = ((ys >= y0) & (ys < y1))[:, :, None] & ((xs >= x0) & (xs < x1))[:, None, :]
+    return v * (~cut).unsqueeze(1)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from pygan import plugins
+from pygan import augmentations, plugins
 from pygan.plugin_checks import checked_spec
 from pygan.plugins import DataSpec
 from pygan.regularisers import TARGETS
@@ -211,10 +211,11 @@ def resolve(config: Config) -> RunSpec:
         raise TrainingError(f"--pack {t.pack}: --arch {config.model.arch} cannot build a discriminator for packed "
                           f"samples: {reason}")
     augment_options: dict[str, Any] = {}
+    augment = t.augment
     if t.augment:
-        augmentation = plugins.get_augmentation(t.augment)
-        augment_options = plugins.resolve_options(f"augmentation {t.augment}", augmentation.options,
-                                                  t.augment_options)
+        augment, given = augmentations.expand_shorthand(t.augment, t.augment_options)
+        augmentation = plugins.get_augmentation(augment)
+        augment_options = plugins.resolve_options(f"augmentation {augment}", augmentation.options, given)
         if reason := augmentation.accepts(spec):
             raise ConfigError(f"--augment {t.augment} cannot augment --plugin {config.data.plugin}: {reason}")
         augmentation.initial_strength(augment_options)  # checks the options' values now, not mid-run
@@ -227,7 +228,7 @@ def resolve(config: Config) -> RunSpec:
     train = TrainSettings(
         epochs=t.epochs, max_steps=t.max_steps, batch_size=t.batch_size, d_steps=t.d_steps, loss=t.loss,
         loss_options=MappingProxyType(_loss_options(config)), regularisers=_regularisers(t.regularisers),
-        augment=t.augment, augment_options=MappingProxyType(augment_options),
+        augment=augment, augment_options=MappingProxyType(augment_options),
         lr=t.lr if t.lr is not None else defaults.lr,
         beta1=t.beta1 if t.beta1 is not None else defaults.betas[0],
         beta2=t.beta2 if t.beta2 is not None else defaults.betas[1],

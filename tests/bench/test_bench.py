@@ -55,6 +55,8 @@ def test_a_case_produces_rows_for_every_provider_and_mode():
 
 
 def _small_shape(op: str) -> tuple[int, ...]:
+    if op == "diff_augment":
+        return (4, 3, 16, 12)
     return (8, 4, 5, 5) if "relu" in op else (4, 3, 5, 5) if "penalty" in op else (64, 1)
 
 
@@ -270,6 +272,28 @@ def test_train_bench_times_the_penalty_variants_against_plain_pytorch_with_the_s
     assert r1["baseline"] == "plain eager fp32 + lazy R1" and gp["baseline"] == "plain eager fp32 + WGAN-GP"
     assert r1["steps_per_repeat"] == 16 and gp["steps_per_repeat"] == 1  # whole lazy intervals
     assert all(r["images_per_s"] > 0 and r["speedup_vs_plain_eager"] > 0 for r in rows.values())
+
+
+def test_the_augment_case_moves_a_batch_of_images_and_its_gradient_once():
+    for shape in cases.SHAPES["diff_augment"]:
+        case = cases.make_case("diff_augment", shape, torch.bfloat16, torch.device("meta"))
+        size = case.inputs[0].numel() * 2
+        assert case.min_bytes_fwd == 2 * size and case.min_bytes_fwd_bwd == 4 * size
+    assert cases.QUICK_SHAPES["diff_augment"] == [(64, 3, 64, 64)]  # the 64x3x64x64
+
+
+def test_train_bench_times_diffaugment_fused_and_as_plain_pytorch():
+    from pygan.bench import train_step
+
+    cpu = torch.device("cpu")
+    chosen, _ = train_step.choose_variants(cpu, with_compile=False, bf16=False, augment=True)
+    assert [v.label for v in chosen if v.augment] == [v.label for v in train_step.AUGMENT_VARIANTS]
+    result = train_step.run(cpu, size=16, batch=4, steps=1, repeats=1, variants=train_step.AUGMENT_VARIANTS)
+    rows = {r["provider"]: r for r in result["rows"]}
+    assert rows["pygan fp32 + DiffAugment"]["baseline"] == "plain eager fp32 + DiffAugment"
+    assert all(r["augment"] and r["images_per_s"] > 0 for r in rows.values())
+    spec = train_step.run_spec(train_step.AUGMENT_VARIANTS[1], cpu, 16, 4)
+    assert spec.train.augment == "diffaugment" and spec.train.augment_options["p"] == 1.0
 
 
 def test_train_bench_leaves_penalties_out_unless_asked():
