@@ -6,7 +6,7 @@ sample grids side by side, and whether the augmentation leaks into G's samples.
                                        [--out benchmarks/faces-augment-32px]
 
 Variants: none; DiffAugment color,translation,cutout at p = 1 (its paper's setting); the same
-with ADA's adaptive p. With --jobs 2 two runs train at once, one thread each.
+with ADA's adaptive p; translation,cutout at p = 1 (no color). With --jobs 2 two runs train at once, one thread each.
 
 Leaks: translation and cutout fill with 0, flat mid-grey in [-1, 1]. A sample leaks a zero
 border if one of its outer rows or columns is flat grey (every value within 0.05 of 0), and a
@@ -29,6 +29,7 @@ VARIANTS = {
     "none": [],
     "diffaugment": ["--augment", "color,translation,cutout"],
     "diffaugment-ada": ["--augment", "color,translation,cutout", "--augment-p", "adaptive"],
+    "translation-cutout": ["--augment", "translation,cutout"],
 }
 FLAT = 0.05  # |value| below this counts as the zero fill
 SAMPLES = 2000
@@ -83,8 +84,8 @@ def _plots(results: dict, out: Path, size: int) -> None:
     import matplotlib.pyplot as plt
     from PIL import Image, ImageDraw
 
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), sharey=True)
-    for ax, (name, r) in zip(axes, results.items(), strict=True):
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), sharey=True, squeeze=False)
+    for ax, (name, r) in zip(axes[0], results.items(), strict=True):
         steps, real, fake, p = zip(*r["curve"], strict=True)
         ax.plot(steps, real, label="D(x)")
         ax.plot(steps, fake, label="D(G(z))")

@@ -31,6 +31,10 @@ class Augmentation(ABC):
         """None if this augmentation applies to data of `spec`, else the reason it does not."""
         return None
 
+    def accepts_loss(self, loss: str, options: Mapping[str, Any]) -> str | None:
+        """None if `adjust` can read D's outputs under --loss `loss`, else the reason it cannot."""
+        return None
+
     def initial_strength(self, options: Mapping[str, Any]) -> float:
         """The strength a run starts with."""
         return 1.0

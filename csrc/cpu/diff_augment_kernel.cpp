@@ -117,7 +117,7 @@ void augment_sample(const scalar_t* src, scalar_t* dst, const ImageLayout& l, co
       const int64_t x0 = r.begin[run], n = r.end[run] - x0;
       const scalar_t* in = src + (y + g.dy) * l.row + (x0 + g.dx) * l.pixel;
       if (l.channels_last) {
-        // m[j] = the channel sum of pixel j / C, repeated for each of its C values.
+        // m[j] = the channel sum of pixel j / C (integer division), repeated for each of its C values.
         for (int64_t p = 0; p < n; ++p) {
           opmath_t s = 0;
           for (int64_t c = 0; c < l.channels; ++c) s += static_cast<opmath_t>(in[p * l.channels + c]);

@@ -25,6 +25,8 @@ from pygan.plugins import DataSpec, Option, PluginError
 # Uniforms per sample: 7 parameters (brightness, saturation, contrast, dy, dx, the cut centre's y
 # and x), then 5 gates, one per transform below.
 DRAWS = 12
+# Losses whose D outputs are logits or hinge scores: real above 0, fake below (ADA's sign rule).
+SIGN_LOSSES = ("non-saturating", "saturating", "hinge")
 GATED = ("color", "color", "color", "translation", "cutout")  # brightness, saturation, contrast, shift, cut
 
 
@@ -80,6 +82,12 @@ class DiffAugment(Augmentation):
 
     def accepts(self, spec: DataSpec) -> str | None:
         return None if spec.is_image else f"it transforms images, and this data is a {spec.describe()}"
+
+    def accepts_loss(self, loss: str, options: Mapping[str, Any]) -> str | None:
+        if options["adaptive"] and loss not in SIGN_LOSSES:
+            return (f"adaptive p reads overfitting from sign(D(x)), which needs scores whose decision boundary is 0 "
+                    f"(--loss {', '.join(SIGN_LOSSES)}); give a fixed --augment-p instead")
+        return None
 
     def initial_strength(self, options: Mapping[str, Any]) -> float:
         parse_policy(options["policy"])

@@ -34,6 +34,12 @@ def diff_augment_args(op: str, x: torch.Tensor, color: torch.Tensor, geometry: t
         fail(op, f"geometry is on {geometry.device} but {x_name} is on {x.device}; move both to the same device")
 
 
+def memory_format(x: torch.Tensor) -> torch.memory_format:
+    """channels_last for a channels-last (and not also contiguous) x, else contiguous: the op's layout."""
+    channels_last = not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    return torch.channels_last if channels_last else torch.contiguous_format
+
+
 def output_like(x: torch.Tensor) -> torch.Tensor:
     """The op's output allocation (csrc/augment_setup.h): strides of x where x is contiguous or
     channels-last contiguous (empty_like preserves a dense layout), else contiguous."""

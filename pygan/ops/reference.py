@@ -153,7 +153,8 @@ def diff_augment(x: torch.Tensor, color: torch.Tensor, geometry: torch.Tensor) -
     brightness, saturation and contrast, then translation by (dy, dx) with zero fill (an index
     gather from a zero-padded copy), then the cut box zeroed. In float32 (float64 for float64)."""
     _augment_checks.diff_augment_args("pygan.diff_augment", x, color, geometry)
-    return diff_augment_steps(x.to(_checks.statistics_dtype(x)), color, geometry).to(x.dtype)
+    out = diff_augment_steps(x.to(_checks.statistics_dtype(x)), color.detach(), geometry).to(x.dtype)
+    return out.contiguous(memory_format=_augment_checks.memory_format(x))
 
 
 def diff_augment_steps(x: torch.Tensor, color: torch.Tensor, geometry: torch.Tensor) -> torch.Tensor:
@@ -172,7 +173,7 @@ def diff_augment_steps(x: torch.Tensor, color: torch.Tensor, geometry: torch.Ten
     cols = (torch.arange(w, device=x.device) + dx[:, None] + 1).clamp(0, w + 1)
     padded = torch.nn.functional.pad(v, (1, 1, 1, 1))
     v = padded[torch.arange(n, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None, :]]
-    v = v.permute(0, 3, 1, 2)  # the gather puts the channels last
+    v = v.permute(0, 3, 1, 2).contiguous(memory_format=_augment_checks.memory_format(x))  # the gather puts C last
     y0, y1, x0, x1 = (g[:, i].clamp(0, h if i < 4 else w)[:, None] for i in range(2, 6))
     ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
     cut = ((ys >= y0) & (ys < y1))[:, :, None] & ((xs >= x0) & (xs < x1))[:, None, :]

@@ -47,6 +47,14 @@ class DistContext:
         dist.all_reduce(t)
         return t.tolist()
 
+    def gather(self, t: torch.Tensor) -> torch.Tensor:
+        """Equal-shaped tensors of every rank concatenated along dim 0, on the device (t in one process)."""
+        if not self.enabled:
+            return t
+        parts = [torch.empty_like(t) for _ in range(self.world)]
+        dist.all_gather(parts, t.contiguous())
+        return torch.cat(parts)
+
     def any(self, flag: bool) -> bool:
         """True on every rank if it is True on any rank (a stop request, for one)."""
         return self.sum([float(flag)])[0] > 0 if self.enabled else flag

@@ -218,6 +218,8 @@ def resolve(config: Config) -> RunSpec:
         augment_options = plugins.resolve_options(f"augmentation {augment}", augmentation.options, given)
         if reason := augmentation.accepts(spec):
             raise ConfigError(f"--augment {t.augment} cannot augment --plugin {config.data.plugin}: {reason}")
+        if reason := augmentation.accepts_loss(t.loss, augment_options):
+            raise ConfigError(f"--augment {t.augment} cannot adapt under --loss {t.loss}: {reason}")
         augmentation.initial_strength(augment_options)  # checks the options' values now, not mid-run
     elif t.augment_options:
         raise ConfigError("augment options were given without --augment NAME")

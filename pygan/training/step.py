@@ -145,7 +145,9 @@ class GanStep:
         self._backward_step(objective, self.opt_d)
         self.log.add_d(out.loss, out.d_real, out.d_fake)
         if self.augmentation is not None:
-            self.augment_strength = self.augmentation.adjust(self.augment_strength, real_scores.detach(),
+            # every rank adjusts from the whole global batch's scores, so all keep the same strength
+            scores = self.dist.gather(real_scores.detach())
+            self.augment_strength = self.augmentation.adjust(self.augment_strength, scores,
                                                              self.run.train.augment_options)
 
     def g_step(self, fake: torch.Tensor, real: torch.Tensor) -> None:

@@ -37,7 +37,8 @@ def images(*shape, dtype=torch.float32, channels_last=False):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "nhwc"])
-@pytest.mark.parametrize("shape", [(6, 3, 16, 16), (3, 1, 9, 7), (2, 5, 12, 33)], ids=str)
+@pytest.mark.parametrize("shape", [(6, 3, 16, 16), (3, 1, 9, 7), (2, 5, 12, 33), (4, 3, 1, 6), (4, 2, 5, 1)],
+                         ids=str)
 def test_forward_and_backward_match_the_reference(dtype, channels_last, shape):
     n, _, h, w = shape
     color, geometry = params(n, h, w)
@@ -92,10 +93,17 @@ def test_any_integers_give_a_defined_result():
     huge = torch.tensor([[10**12, -(10**12), -(10**15), 10**15, 5, 2],    # shifted out: all 0
                          [-7, 7, 0, 0, 0, 0],                                # shifted out too
                          [0, 0, 4, 2, 10**15, -(10**15)]])                  # empty box
+    x.requires_grad_()
     out = diff_augment(x, color, huge)
     assert (out[:2] == 0).all() and torch.isfinite(out).all()
-    torch.testing.assert_close(out, reference.diff_augment(x, color, huge))
+    expected = reference.diff_augment(x, color, huge)
+    torch.testing.assert_close(out, expected)
     torch.testing.assert_close(diff_augment(x, color, huge.int()), out)
+    grad_out = torch.randn_like(x)
+    (grad,) = torch.autograd.grad(out, x, grad_out)
+    (expected_grad,) = torch.autograd.grad(expected, x, grad_out)
+    assert (grad[:2] == 0).all()  # nothing of the shifted-out samples reaches the output
+    torch.testing.assert_close(grad, expected_grad)
 
 
 def test_non_contiguous_input():

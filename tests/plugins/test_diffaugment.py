@@ -44,7 +44,7 @@ def test_transforms_outside_the_policy_are_never_applied_and_p_gates_each_sample
     x = torch.randn(2000, 1, 8, 8)
     out = aug.apply(x, torch.tensor(0.5), torch.Generator().manual_seed(1), options)
     changed = (out != x).flatten(1).any(1).float().mean()
-    assert 0.35 < changed < 0.5  # p = 0.5, and a shift of 0 (1 in 5 draws) changes nothing
+    assert 0.35 < changed < 0.5  # p = 0.5, and a shift of (0, 0) (1 in 81 draws at 8 px) changes nothing
     assert torch.isin(out[out != 0], x).all()  # values are moved, never recoloured
     none = aug.apply(x, torch.tensor(0.0), torch.Generator().manual_seed(1), options)
     assert torch.equal(none, x)
@@ -87,6 +87,20 @@ def test_bad_options_are_refused_before_training(tiny_images, tmp_path):
         resolve(image_config(tiny_images, tmp_path / "b", augment="color", augment_options={"p": 1.5}))
     with pytest.raises(Exception, match="cannot augment --plugin ring8"):
         resolve(ring_config(tmp_path / "c", augment="color,cutout"))
+
+
+@pytest.mark.parametrize("loss", ["wasserstein", "least-squares", "relativistic"])
+def test_adaptive_p_is_refused_under_losses_without_a_zero_decision_boundary(tiny_images, tmp_path, loss):
+    # ADA reads sign(D(x)); a critic's or LSGAN's outputs carry no such sign, so p would drift
+    with pytest.raises(Exception, match=f"cannot adapt under --loss {loss}: .*give a fixed --augment-p"):
+        resolve(image_config(tiny_images, tmp_path / "a", loss=loss, augment="color",
+                             augment_options={"adaptive": True, "p": 0.0}))
+    fixed = resolve(image_config(tiny_images, tmp_path / "b", loss=loss, augment="color",
+                                 augment_options={"p": 0.5}))
+    assert fixed.train.augment == "diffaugment" and fixed.train.loss == loss
+    hinge = resolve(image_config(tiny_images, tmp_path / "c", loss="hinge", augment="color",
+                                 augment_options={"adaptive": True, "p": 0.0}))
+    assert hinge.train.augment_options["adaptive"] is True
 
 
 def test_a_run_augments_logs_adaptive_p_and_resumes_bit_exactly(tiny_images, tmp_path):

@@ -94,3 +94,24 @@ def test_a_killed_rank_stops_the_run_with_a_usable_checkpoint(tmp_path):
     assert "rank" in err.lower() and ("fail" in err.lower() or "signal" in err.lower())
     shutil.copy(latest, tmp_path / "copy.pt")
     assert ckpt.load(tmp_path / "copy.pt")["step"] > 0
+
+
+def _gather_worker(rank: int, init_file: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    from pygan.training.distributed import DistContext
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    try:
+        gathered = DistContext(rank=rank, world=2).gather(torch.full((3, 1), float(rank)) + torch.arange(3.0)[:, None])
+        torch.save(gathered, Path(out_dir) / f"gathered-{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_gather_gives_every_rank_the_scores_of_all_ranks(tmp_path):
+    # ADA adjusts p from sign(D(x)) over the global batch, so every rank must see the same scores
+    torch.multiprocessing.spawn(_gather_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2)
+    expected = torch.tensor([0.0, 1, 2, 1, 2, 3])[:, None]
+    for rank in (0, 1):
+        assert torch.equal(torch.load(tmp_path / f"gathered-{rank}.pt"), expected)
