@@ -26,3 +26,15 @@ def reference_in_float64(fn, *tensors: torch.Tensor, **kwargs):
     """Run a reference formula in float64 on leaf copies; returns (output, inputs)."""
     leaves = [t.detach().double().requires_grad_(t.requires_grad) for t in tensors]
     return fn(*leaves, **kwargs), leaves
+
+
+def assert_refused_by_kernel_and_fake_kernel(call, message: str) -> None:
+    """`call` raises RuntimeError matching `message` on real tensors and under FakeTensorMode
+    (torch.compile traces with fake tensors, so both paths must check the same way)."""
+    import pytest
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with pytest.raises(RuntimeError, match=message):
+        call()
+    with FakeTensorMode(), pytest.raises(RuntimeError, match=message):
+        call()

@@ -7,6 +7,7 @@ import torch
 
 from pygan._extension import compiled_for
 from pygan.ops import BatchNormLeakyReLU, discriminator_loss, fused_leaky_relu, generator_loss, reference
+from tests.helpers import assert_refused_by_kernel_and_fake_kernel
 
 pytestmark = pytest.mark.skipif(not compiled_for("cpu"), reason="pygan._C is not built")
 
@@ -147,12 +148,7 @@ def _bad_calls():
 
 @pytest.mark.parametrize(("op", "call", "message"), list(_bad_calls()), ids=lambda v: v if isinstance(v, str) else "")
 def test_fake_kernels_refuse_what_the_cpu_kernels_refuse(op, call, message):
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
-    with pytest.raises(RuntimeError, match=message):
-        call()  # the CPU kernel
-    with FakeTensorMode(), pytest.raises(RuntimeError, match=message):
-        call()  # the fake kernel, as torch.compile traces it
+    assert_refused_by_kernel_and_fake_kernel(call, message)
 
 
 def test_bad_arguments_are_refused_under_torch_compile():
