@@ -68,13 +68,18 @@ def _measure(run: Path) -> dict:
             "curve": [(r["step"], r["d_real"], r["d_fake"], r.get("augment_p")) for r in rows]}
 
 
-def _data_leaks(size: int) -> dict[str, float]:
+def _data_leaks(size: int) -> dict[str, dict[str, float]]:
+    """The shares in the data, and in the data augmented at p = 1: the check must find those traces."""
     from pygan import plugins
 
     plugin = plugins.get_dataset("faces")
     options = plugins.resolve_options("faces", plugin.options, {"image-size": size, "repeat": 1})
     data = plugin.load(options)
-    return leak_shares(torch.stack([data[i] for i in range(len(data))]))
+    images = torch.stack([data[i] for i in range(len(data))])
+    augment = plugins.get_augmentation("diffaugment")
+    aug_options = plugins.resolve_options("diffaugment", augment.options, {"policy": "translation,cutout"})
+    augmented = augment.apply(images, torch.tensor(1.0), torch.Generator().manual_seed(0), aug_options)
+    return {"data": leak_shares(images), "data augmented (translation, cutout, p = 1)": leak_shares(augmented)}
 
 
 def _plots(results: dict, out: Path, size: int) -> None:
@@ -141,8 +146,8 @@ def main() -> None:
         m = r["metrics"]
         print(f"{n:16s} step {r['step']}  pixel FD {m['frechet_distance']:.2f}  KID {m['kid']:.5f}  "
               f"flat border {r['leaks']['flat_border']:.3f}  flat square {r['leaks']['flat_square']:.3f}")
-    data = summary["data_leaks"]
-    print(f"{'data':16s} flat border {data['flat_border']:.3f}  flat square {data['flat_square']:.3f}")
+    for name, shares in summary["data_leaks"].items():
+        print(f"{name:16s} flat border {shares['flat_border']:.3f}  flat square {shares['flat_square']:.3f}")
 
 
 if __name__ == "__main__":
