@@ -89,7 +89,9 @@ def _plots(results: dict, out: Path, size: int) -> None:
     import matplotlib.pyplot as plt
     from PIL import Image, ImageDraw
 
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), sharey=True, squeeze=False)
+    # D outputs are probabilities under the BCE losses, raw scores under the others
+    probabilities = all(0 <= v <= 1 for r in results.values() for point in r["curve"] for v in point[1:3])
+    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6), sharey=probabilities, squeeze=False)
     for ax, (name, r) in zip(axes[0], results.items(), strict=True):
         steps, real, fake, p = zip(*r["curve"], strict=True)
         ax.plot(steps, real, label="D(x)")
@@ -114,21 +116,25 @@ def _plots(results: dict, out: Path, size: int) -> None:
     sheet.save(out.with_name(out.name + "-grids.png"))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def compare(variants: dict[str, list[str]], description: str, default_out: str) -> None:
+    """Train the faces default run once per variant (its extra `pygan train` flags), then measure
+    and plot them all; runs already trained are measured, not trained again."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--jobs", type=int, default=2, choices=(1, 2))
-    parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/faces-augment-32px"))
+    parser.add_argument("--variants", default=",".join(variants))
+    parser.add_argument("--out", type=Path, default=Path(default_out))
     args = parser.parse_args()
     names = args.variants.split(",")
+    if unknown := [n for n in names if n not in variants]:
+        parser.error(f"--variants: unknown {', '.join(unknown)}; choose from {', '.join(variants)}")
     runs = {name: args.out.with_name(args.out.name + "-runs") / name for name in names}
     pending = [n for n in names if not (runs[n] / "checkpoints" / "latest.pt").exists()]
     threads = 1 if args.jobs == 2 else None
     while pending:
         batch, pending = pending[:args.jobs], pending[args.jobs:]
-        procs = [(n, _train(runs[n], args.image_size, args.epochs, VARIANTS[n], threads)) for n in batch]
+        procs = [(n, _train(runs[n], args.image_size, args.epochs, variants[n], threads)) for n in batch]
         for n, proc in procs:
             if proc.wait() != 0:
                 raise SystemExit(f"{n}: pygan train failed: {proc.stderr.read()[-2000:]}")
@@ -151,4 +157,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    compare(VARIANTS, __doc__.splitlines()[0], "benchmarks/faces-augment-32px")
