@@ -41,7 +41,5 @@ def memory_format(x: torch.Tensor) -> torch.memory_format:
 
 
 def output_like(x: torch.Tensor) -> torch.Tensor:
-    """The op's output allocation (csrc/augment_setup.h): strides of x where x is contiguous or
-    channels-last contiguous (empty_like preserves a dense layout), else contiguous."""
-    dense = x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)
-    return torch.empty_like(x) if dense else torch.empty_like(x, memory_format=torch.contiguous_format)
+    """The op's output allocation (csrc/augment_setup.h), in the layout `memory_format` names."""
+    return torch.empty_like(x, memory_format=memory_format(x))
