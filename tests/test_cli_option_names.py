@@ -23,6 +23,8 @@ NOT_PYGAN = {
     "--standalone": "torchrun, which `pygan train --nproc` runs",
     "--nproc_per_node": "torchrun",
     "--no-build-isolation": "pip, in the message that says how to build the kernels",
+    "--no-deps": "pip, in the message that says how to install the FID Inception weights",
+    "--logdir": "tensorboard, which shows a run's --tensorboard events",
 }
 
 

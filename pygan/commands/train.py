@@ -109,6 +109,12 @@ def train(
                              "each step then draws M x the batch size in samples."),
     eval_every: int = typer.Option(None, "--eval-every", metavar="N", help="Run `pygan evaluate` every N epochs into "
                                    "metrics.jsonl (default never)."),
+    eval_features: str = typer.Option(None, "--eval-features", help="Features of those evaluations, as `pygan "
+                                      "evaluate --features` (default auto: Inception when its weights are "
+                                      "installed, else pixels)."),
+    tensorboard: bool = typer.Option(None, "--tensorboard/--no-tensorboard", help="Also write the metrics rows "
+                                     "and sample grids as TensorBoard events under the run directory (needs the "
+                                     "tensorboard package)."),
     out: str = typer.Option(None, "--out", metavar="FOLDER",
                             help="Run directory (default runs/<arch>-<plugin>-<time>)."),
     resume_older: bool = typer.Option(False, "--resume-older", help="Allow --resume from an epoch checkpoint "
@@ -143,10 +149,11 @@ def train(
                         real_label=real_label, lr=lr, beta1=beta1, beta2=beta2, lr_decay=lr_decay, seed=seed,
                         device=device, ema=ema,
                         precision=precision, channels_last=channels_last, compile=compile_models, sync_bn=sync_bn,
-                        pack=pack, eval_every=eval_every, threads=threads, regularisers=reg or None, augment=augment,
+                        pack=pack, eval_every=eval_every, eval_features=eval_features, threads=threads,
+                        regularisers=reg or None, augment=augment,
                         loss_options=_key_values(loss_option, "--loss-option") or None,
                         augment_options=_augment_options(augment_option, augment_p) or None)
-    output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every)
+    output_values = dict(out=out, checkpoint_every=checkpoint_every, log_every=log_every, tensorboard=tensorboard)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     reporter = (JsonReporter() if as_json else SilentReporter() if quiet else RichReporter()) if main_rank \
         else SilentReporter()

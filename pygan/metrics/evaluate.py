@@ -7,7 +7,9 @@ the trainer scores the generator it holds; `pygan evaluate` loads them from a ru
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +17,40 @@ import torch
 
 from pygan import plugins
 from pygan.generate import generate
+from pygan.metrics import feature_cache, inception
 from pygan.metrics.features import EvaluationError, load_feature_network
 from pygan.metrics.frechet import frechet_distance, kernel_inception_distance
+from pygan.metrics.inception_weights import INSTALL_HINT
 from pygan.metrics.mixture import PROTOCOL_SAMPLES, mode_coverage
+from pygan.metrics.precision_recall import precision_recall
 
-__all__ = ["MAX_IMAGE_SAMPLES", "EvaluationError", "evaluate"]
+__all__ = ["MAX_IMAGE_SAMPLES", "EvaluationError", "evaluate", "feature_source"]
 
 LatentSampler = Callable[[int, int], torch.Tensor]  # (n, seed) -> n draws of z
 Progress = Callable[[str], None]
 
 # Real samples scored at most (and generated ones by default) on image data.
 MAX_IMAGE_SAMPLES = PROTOCOL_SAMPLES
+PR_NEIGHBOURS = 3  # k of improved precision and recall (Kynkäänniemi et al. 2019)
 
 
-def _features(name: str) -> tuple[str, Callable[[torch.Tensor], torch.Tensor]]:
-    """A feature extractor by name: 'pixels', or a TorchScript file mapping images to (N, D)."""
-    if name == "pixels":
-        return "pixels (Frechet distance on raw pixels: not FID, compare only runs on the same data)", \
-            lambda x: x.flatten(1)
+@dataclass
+class FeatureSource:
+    """How images become feature vectors for FD / KID / precision and recall."""
+
+    name: str                                          # pixels | inception | a TorchScript file
+    description: str
+    extract: Callable[[torch.Tensor], torch.Tensor]
+    protocol: dict[str, Any] | None = None             # written into the report (Inception)
+    cache_settings: dict[str, Any] | None = None       # set where real features may be cached
+    warnings: list[str] = field(default_factory=list)
+
+
+def _torchscript_features(name: str) -> FeatureSource:
     path = Path(name)
     if not path.is_file():
-        raise EvaluationError(f"--features {name!r}: neither 'pixels' nor an existing TorchScript file")
+        raise EvaluationError(f"--features {name!r}: neither 'pixels', 'inception', 'auto' nor an existing "
+                              "TorchScript file")
     net = load_feature_network(path)
 
     def extract(x: torch.Tensor) -> torch.Tensor:
@@ -45,7 +60,32 @@ def _features(name: str) -> tuple[str, Callable[[torch.Tensor], torch.Tensor]]:
             raise EvaluationError(f"--features {name}: the network returned {type(out).__name__}, not a tensor")
         # (N, D) or (N, D, 1, 1) as pooling layers leave it; anything else is checked by the caller
         return out.flatten(1) if out.dim() >= 2 else out
-    return f"TorchScript features from {path.name}", extract
+    return FeatureSource(name, f"TorchScript features from {path.name}", extract)
+
+
+def feature_source(name: str, inception_weights: str | None = None,
+                   inception_precision: str = "fp32") -> FeatureSource:
+    """'pixels', 'inception', 'auto' (Inception when its weights are found, else pixels with a
+    warning that says how to get them), or a TorchScript file mapping images to (N, D)."""
+    if inception_weights is not None and name not in ("auto", "inception"):
+        raise EvaluationError("--inception-weights applies to --features inception (or auto) only")
+    if name == "auto":
+        name = "inception" if inception_weights or inception.available() else "pixels"
+        fallback = name == "pixels"
+    else:
+        fallback = False
+    if name == "pixels":
+        source = FeatureSource("pixels", "pixels (Frechet distance on raw pixels: not FID, compare only runs on "
+                               "the same data)", lambda x: x.flatten(1))
+        if fallback:
+            source.warnings.append(f"scored on pixels, not Inception features: {INSTALL_HINT}")
+        return source
+    if name == "inception":
+        net = inception.InceptionFeatures(inception_weights, inception_precision)
+        protocol = net.protocol()
+        return FeatureSource("inception", "Inception-v3 pool3 (FID)", net, protocol,
+                             {"protocol": protocol, "version": 1}, list(net.warnings))
+    return _torchscript_features(name)
 
 
 def _collect(batches: Iterator[torch.Tensor], count: int, extract: Callable[[torch.Tensor], torch.Tensor]
@@ -76,7 +116,8 @@ def _bias_warning(samples: int, dimensions: int) -> str:
 
 def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name: str,
              data_options: Mapping[str, Any], *, data: torch.utils.data.Dataset | None = None,
-             samples: int | None = None, seed: int = 0, features: str = "pixels",
+             samples: int | None = None, seed: int = 0, features: str | FeatureSource = "auto",
+             inception_weights: str | None = None, inception_precision: str = "fp32",
              batch: int = 250, progress: Progress | None = None) -> dict[str, Any]:
     """Scores `generator` against the dataset plugin's data (`data` when the caller holds it already).
 
@@ -103,7 +144,9 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
         return {"dataset": data_plugin_name, "samples": n,
                 "mode_coverage": mode_coverage(fake, data_plugin.modes(), data_plugin.std).to_dict()}
 
-    description, extract = _features(features)
+    started = time.perf_counter()
+    source = features if isinstance(features, FeatureSource) else \
+        feature_source(features, inception_weights, inception_precision)
     if data is None:
         data = data_plugin.load(plugins.resolve_options(data_plugin_name, data_plugin.options, data_options))
     # A dataset that serves its images several times an epoch (faces: 200 images, 20 times) says how
@@ -114,26 +157,67 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
         raise EvaluationError(f"{data_plugin_name}: {distinct} distinct real sample(s); Frechet distance and KID "
                               "need >= 2")
     n = samples or count
-    fake_f = _collect(fakes(n, f" and their features ({features})"), n, extract)
     order = torch.randperm(distinct, generator=torch.Generator().manual_seed(seed))[:count]
 
-    def reals() -> Iterator[torch.Tensor]:
-        say(f"features of {count:,} real samples ({features})")
+    def real_batches() -> Iterator[torch.Tensor]:
         for i in range(0, count, batch):
             yield torch.stack([data[int(k)] for k in order[i:i + batch]]).float()
 
-    real_f = _collect(reals(), count, extract)
+    timed = {"images": 0, "seconds": 0.0}
+
+    def extract(x: torch.Tensor) -> torch.Tensor:
+        begin = time.perf_counter()
+        out = source.extract(x)
+        timed["seconds"] += time.perf_counter() - begin
+        timed["images"] += len(x)
+        return out
+
+    fake_f = _collect(fakes(n, f" and their features ({source.name})"), n, extract)
+    real_f, real_origin = _real_features(source, real_batches, count, extract, say, data_plugin_name)
     dimensions = real_f.shape[1]
     if fake_f.shape[1] != dimensions:
-        raise EvaluationError(f"--features {features}: {fake_f.shape[1]} features for generated samples, "
+        raise EvaluationError(f"--features {source.name}: {fake_f.shape[1]} features for generated samples, "
                               f"{dimensions} for real ones")
-    say(f"statistics: Frechet distance and KID ({n:,} generated, {count:,} real samples, {dimensions:,} dimensions)")
-    subset = min(1000, count, n)
-    kid_mean, kid_std = kernel_inception_distance(real_f, fake_f, subset_size=subset)
-    report: dict[str, Any] = {"dataset": data_plugin_name, "samples": n, "features": description,
+    say(f"statistics: Frechet distance, KID, precision and recall ({n:,} generated, {count:,} real samples, "
+        f"{dimensions:,} dimensions)")
+    subset = min(1000, count, n)  # KID subsets never larger than either set
+    subsets = 1 if subset == count == n else 100
+    kid_mean, kid_std = kernel_inception_distance(real_f, fake_f, subsets=subsets, subset_size=subset)
+    report: dict[str, Any] = {"dataset": data_plugin_name, "samples": n, "features": source.description,
                               "real_samples": count, "feature_dim": dimensions,
                               "frechet_distance": frechet_distance(real_f, fake_f), "kid": kid_mean,
-                              "kid_std": None if subset == count == n else kid_std}  # None: one subset
+                              "kid_std": None if subsets == 1 else kid_std,  # None: one subset
+                              "kid_subset_size": subset, "kid_subsets": subsets}
+    if min(n, count) > PR_NEIGHBOURS:
+        report["precision"], report["recall"] = precision_recall(real_f, fake_f, k=PR_NEIGHBOURS)
+    if source.protocol is not None:
+        report["protocol"] = {**source.protocol, "samples": f"{n:,} generated, {count:,} real (of {distinct:,} "
+                              f"distinct); KID over {subsets} subset(s) of {subset}; precision and recall with "
+                              f"k = {PR_NEIGHBOURS}", "real_features": real_origin}
+    if timed["seconds"] > 0:
+        report["feature_images_per_s"] = round(timed["images"] / timed["seconds"], 1)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    warnings = list(source.warnings)
     if min(n, count) < dimensions:
-        report["warnings"] = [_bias_warning(min(n, count), dimensions)]
+        warnings.append(_bias_warning(min(n, count), dimensions))
+    if warnings:
+        report["warnings"] = warnings
     return report
+
+
+def _real_features(source: FeatureSource, batches: Callable[[], Iterator[torch.Tensor]], count: int,
+                   extract: Callable[[torch.Tensor], torch.Tensor], say: Progress, dataset: str
+                   ) -> tuple[torch.Tensor, str]:
+    """The real images' features, from the on-disk cache when the source allows and it holds them."""
+    if source.cache_settings is None:
+        say(f"features of {count:,} real samples ({source.name})")
+        return _collect(batches(), count, extract), "computed"
+    key = feature_cache.key_of(batches(), source.cache_settings)
+    cached = feature_cache.load(key)
+    if cached is not None and len(cached) == count:
+        say(f"features of {count:,} real samples ({source.name}): cached")
+        return cached, f"cached ({feature_cache.cache_dir() / key[:16]}...)"
+    say(f"features of {count:,} real samples ({source.name})")
+    real = _collect(batches(), count, extract)
+    stored = feature_cache.store(key, real, {"dataset": dataset, "count": count})
+    return real, "computed" + (f", cached in {stored.parent}" if stored else " (the cache folder is not writable)")

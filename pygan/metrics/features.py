@@ -20,7 +20,8 @@ def load_feature_network(path: str | Path) -> torch.jit.ScriptModule:
     """The TorchScript module in `path`, on the CPU and in eval mode."""
     path = Path(path)
     if not path.is_file():
-        raise EvaluationError(f"--features {str(path)!r}: neither 'pixels' nor an existing TorchScript file")
+        raise EvaluationError(f"--features {str(path)!r}: neither 'pixels', 'inception', 'auto' nor an existing "
+                              "TorchScript file")
     try:
         network = torch.jit.load(str(path), map_location="cpu")
     except (RuntimeError, ValueError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:

@@ -73,6 +73,7 @@ class TrainConfig:
     sync_bn: bool = False  # under torchrun: synchronise BatchNorm statistics across processes (CUDA)
     pack: int = 1  # PacGAN packing: D judges `pack` samples at once (concatenated), against mode collapse
     eval_every: int = 0  # evaluate (pygan evaluate) every N epochs into metrics.jsonl; 0 = never
+    eval_features: str = "auto"  # the features of those evaluations, as `pygan evaluate --features`
     threads: int = 0  # CPU threads; 0 = auto: the cores other processes leave free when the run starts
 
 
@@ -83,6 +84,7 @@ class OutputConfig:
     checkpoint_every: int = 0  # also checkpoint every N steps; 0 = at the end of each epoch only
     keep_checkpoints: int = 3  # per-epoch checkpoints kept besides latest.pt
     log_every: int = 10  # steps per metrics.jsonl row
+    tensorboard: bool = False  # also write metrics rows and sample grids as TensorBoard events under the run
 
 
 @dataclass

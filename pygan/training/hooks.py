@@ -1,6 +1,6 @@
 """What a run leaves behind, as hooks the loop calls at its start, after each step, at each epoch's
 end and at the run's end: the metrics file, sample grids, the training plot, checkpoints and their
-rotation, evaluations and the progress display. Only rank 0 gets the hooks that write files.
+rotation, evaluations, TensorBoard events and the progress display. Only rank 0 gets the hooks that write files.
 
 Whatever ends a run (its epochs, --max-steps, Ctrl-C/SIGTERM, a non-finite loss) its end hooks
 write a last metrics row, a sample grid and the plot from what it has.
@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from pygan.generate import generate
-from pygan.metrics.evaluate import evaluate
+from pygan.metrics.evaluate import FeatureSource, evaluate, feature_source
 from pygan.training import artifacts
+from pygan.training.tensorboard_log import TensorBoardLog
 
 if TYPE_CHECKING:
     from pygan.training.trainer import Trainer
@@ -108,7 +109,18 @@ class SamplesHook(Hook):
 
 
 class EvaluationHook(Hook):
-    """--eval-every N: scores the generator in memory against the data the trainer holds."""
+    """--eval-every N: scores the generator in memory against the data the trainer holds, on the
+    features of --eval-features (built once: a missing Inception file stops the run at its start)."""
+
+    def __init__(self) -> None:
+        self.source: FeatureSource | None = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        if trainer.run.train.eval_every and trainer.spec.is_image:
+            self.source = feature_source(trainer.run.train.eval_features)
+
+    def features(self, trainer: Trainer) -> FeatureSource | str:
+        return self.source or trainer.run.train.eval_features
 
     def on_epoch_end(self, trainer: Trainer) -> None:
         every = trainer.run.train.eval_every
@@ -121,7 +133,7 @@ class EvaluationHook(Hook):
             return arch.sample_latent(n, run.data_spec, run.model_options, generator=seeded)
 
         report = evaluate(trainer.gan.sample_generator(), latent, run.data_plugin, run.data_options,
-                          data=trainer.dataset, features="pixels")
+                          data=trainer.dataset, features=self.features(trainer))
         trainer.metrics.append({"step": trainer.step, "epoch": trainer.epoch,
                                 "eval": {**report, "ema": trainer.gan.ema is not None}})
 
@@ -139,6 +151,31 @@ class PlotHook(Hook):
 
     def on_end(self, trainer: Trainer, reason: str) -> None:
         self._draw(trainer)
+
+
+class TensorBoardHook(Hook):
+    """--tensorboard: every metrics row (evaluations too) and every sample grid, as they appear."""
+
+    def __init__(self) -> None:
+        self.log: TensorBoardLog | None = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        if trainer.run.output.tensorboard:
+            self.log = TensorBoardLog(trainer.run_dir, len(trainer.metrics.rows), trainer.step)
+
+    def on_step(self, trainer: Trainer, row: dict[str, Any] | None) -> None:
+        if self.log is not None and row is not None:
+            self.log.write(trainer.metrics.rows, trainer.step)
+
+    def on_epoch_end(self, trainer: Trainer) -> None:
+        if self.log is not None:
+            self.log.write(trainer.metrics.rows, trainer.step)
+
+    def on_end(self, trainer: Trainer, reason: str) -> None:
+        if self.log is not None:
+            self.log.write(trainer.metrics.rows, trainer.step)
+            self.log.close()
+            self.log = None
 
 
 class CheckpointHook(Hook):
@@ -175,5 +212,5 @@ def standard_hooks(reporter, *, writes_files: bool) -> list[Hook]:
     """The hooks of `pygan train`, in the order they run; rank 0 alone gets the ones that write files."""
     hooks: list[Hook] = [ProgressHook(reporter)]
     if writes_files:
-        hooks += [SamplesHook(), EvaluationHook(), PlotHook(), CheckpointHook()]
+        hooks += [SamplesHook(), EvaluationHook(), PlotHook(), TensorBoardHook(), CheckpointHook()]
     return hooks

@@ -9,8 +9,8 @@ from pygan.training.config import Config, ConfigError, from_dict
 
 # Options that may change when a run resumes; anything else would make it a different run.
 RESUMABLE_OVERRIDES = {("train", "epochs"), ("train", "max_steps"), ("train", "device"), ("train", "eval_every"),
-                       ("train", "compile"), ("train", "threads"),
-                       ("output", "checkpoint_every"), ("output", "log_every")}
+                       ("train", "eval_features"), ("train", "compile"), ("train", "threads"),
+                       ("output", "checkpoint_every"), ("output", "log_every"), ("output", "tensorboard")}
 # The command-line flag of each config key whose flag is not simply --key-with-dashes.
 CLI_FLAGS = {("train", "regularisers"): "--reg", ("train", "loss_options"): "--loss-option",
              ("train", "augment_options"): "--augment-option"}

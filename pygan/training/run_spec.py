@@ -62,6 +62,7 @@ class TrainSettings:
     sync_bn: bool
     pack: int
     eval_every: int
+    eval_features: str = "auto"
     threads: int = 0  # as asked (0 = auto); the count a run used is in its metrics rows
 
 
@@ -72,6 +73,7 @@ class OutputSettings:
     checkpoint_every: int
     keep_checkpoints: int
     log_every: int
+    tensorboard: bool = False
 
 
 @dataclass(frozen=True)
@@ -240,8 +242,9 @@ def resolve(config: Config) -> RunSpec:
         # channels-last spares oneDNN/cuDNN layout conversions around convolutions; recorded as applied
         channels_last=bool(t.channels_last and spec.is_image and _has_convolutions(arch, spec, model_options)),
         compile=t.compile, sync_bn=t.sync_bn, pack=t.pack, eval_every=t.eval_every,
-        threads=t.threads)
+        eval_features=t.eval_features, threads=t.threads)
     output = OutputSettings(out=out, samples=o.samples, checkpoint_every=o.checkpoint_every,
-                            keep_checkpoints=o.keep_checkpoints, log_every=o.log_every)
+                            keep_checkpoints=o.keep_checkpoints, log_every=o.log_every,
+                            tensorboard=o.tensorboard)
     return RunSpec(config.data.plugin, MappingProxyType(data_options), config.model.arch,
                    MappingProxyType(model_options), train, output, spec, chosen.reason)

@@ -37,7 +37,7 @@ def run_64px(tmp_path):
 
 def test_a_64px_rgb_run_of_30_images_is_scored_in_the_span_of_its_samples(run_64px):
     lines: list[str] = []
-    report = evaluate_run(run_64px, progress=lines.append)
+    report = evaluate_run(run_64px, features="pixels", progress=lines.append)
     assert report["samples"] == report["real_samples"] == 30  # as many generated as real by default
     assert report["feature_dim"] == 3 * 64 * 64
     assert report["frechet_distance"] > 0 and np.isfinite(report["kid"])
@@ -47,7 +47,7 @@ def test_a_64px_rgb_run_of_30_images_is_scored_in_the_span_of_its_samples(run_64
     assert any(line.startswith("generating 30 samples") for line in lines)
     assert any(line.startswith("features of 30 real samples") for line in lines)
     assert any(line.startswith("statistics:") for line in lines)
-    more = evaluate_run(run_64px, samples=100)
+    more = evaluate_run(run_64px, features="pixels", samples=100)
     assert more["samples"] == 100 and more["real_samples"] == 30 and more["kid_std"] > 0
     assert more["warnings"][0].startswith("Frechet distance from 30 samples in 12288 dimensions")
 
@@ -67,27 +67,28 @@ def test_the_library_is_quiet_and_enough_samples_bring_no_warning(tmp_path, caps
     config.output.out = str(tmp_path / "run")
     Trainer(config).fit()
     capsys.readouterr()
-    report = evaluate_run(tmp_path / "run")
+    report = evaluate_run(tmp_path / "run", features="pixels")
     assert capsys.readouterr() == ("", "")
     assert report["feature_dim"] == 48 and report["samples"] == report["real_samples"] == 60
     assert report["frechet_distance"] > 0 and "warnings" not in report
-    few = evaluate_run(tmp_path / "run", samples=40)
+    few = evaluate_run(tmp_path / "run", features="pixels", samples=40)
     assert few["samples"] == few["real_samples"] == 40
     assert few["warnings"] == ["Frechet distance from 40 samples in 48 dimensions is dominated by estimation "
                                "bias; use more samples or --features with fewer dimensions"]
 
 
 def test_pygan_evaluate_shows_progress_and_the_counts(run_64px):
-    result = runner.invoke(app, ["evaluate", str(run_64px)])
+    result = runner.invoke(app, ["evaluate", str(run_64px), "--features", "pixels"])
     assert result.exit_code == 0, result.output
     out = result.output
     for stage in ("generating 30 samples and their features (pixels)", "features of 30 real samples (pixels)",
-                  "statistics: Frechet distance and KID (30 generated, 30 real samples, 12,288 dimensions)"):
+                  "statistics: Frechet distance, KID, precision and recall (30 generated, 30 real samples, "
+                  "12,288 dimensions)"):
         assert stage in out
     assert "samples: 30" in result.stdout and "real_samples: 30" in result.stdout
     assert "feature_dim: 12288" in result.stdout
     assert "warning: Frechet distance from 30 samples in 12288 dimensions" in result.stdout
-    result = runner.invoke(app, ["evaluate", str(run_64px), "--json"])
+    result = runner.invoke(app, ["evaluate", str(run_64px), "--features", "pixels", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)  # not a terminal: the JSON alone
     assert report["real_samples"] == 30 and report["feature_dim"] == 12288 and len(report["warnings"]) == 1
@@ -109,7 +110,7 @@ def test_repeated_faces_are_scored_once_each(tmp_path):
             return torch.tanh(self.scale * z[:, :1].view(-1, 1, 1, 1).expand(-1, 1, 16, 16))
 
     report = evaluate(Flat(), lambda n, seed: torch.randn(n, 4, generator=torch.Generator().manual_seed(seed)),
-                      "faces", {"image-size": 16})
+                      "faces", {"image-size": 16}, features="pixels")
     assert report["real_samples"] == 200 and report["samples"] == 200
 
 

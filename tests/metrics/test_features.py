@@ -33,5 +33,5 @@ def test_a_file_that_is_not_torchscript_is_refused_with_the_fix(tmp_path, conten
 
 def test_a_missing_file_or_a_folder_is_refused(tmp_path):
     for path in (tmp_path / "nope.pt", tmp_path):
-        with pytest.raises(EvaluationError, match="neither 'pixels' nor an existing TorchScript file"):
+        with pytest.raises(EvaluationError, match="nor an existing TorchScript file"):
             load_feature_network(path)

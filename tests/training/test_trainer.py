@@ -290,10 +290,10 @@ def test_eval_every_on_images_reuses_the_data_and_matches_pygan_evaluate(tiny_im
     loads = []
     real_load = ImageFolder.load
     monkeypatch.setattr(ImageFolder, "load", lambda self, options: loads.append(1) or real_load(self, options))
-    Trainer(image_config(tiny_images, tmp_path / "run", epochs=2, eval_every=1)).fit()
+    Trainer(image_config(tiny_images, tmp_path / "run", epochs=2, eval_every=1, eval_features="pixels")).fit()
     assert len(loads) == 1  # the evaluations used the data the trainer holds
     row = [r["eval"] for r in _rows(tmp_path / "run") if "eval" in r][-1]
-    alone = evaluate_run(tmp_path / "run")  # loads the data itself; the trainer passed the data it holds
+    alone = evaluate_run(tmp_path / "run", features="pixels")  # loads the data itself; the trainer passed its own
     assert row["features"].startswith("pixels") and row["real_samples"] == 8
     # The trainer scores its in-memory G (channels-last); the CLI a fresh contiguous copy of the same weights:
     # the same numbers up to the convolutions' summation order.
