@@ -42,9 +42,9 @@ def evaluate(
         typer.echo(json.dumps(report, indent=2))
         return
     for key, value in report.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict):  # mode_coverage, protocol: one line per entry, named by both keys
             for k, v in value.items():
-                typer.echo(f"{k}: {v}")
+                typer.echo(f"{key}.{k}: {v}")
         elif key == "warnings":
             for text in value:
                 typer.echo(f"warning: {text}")
