@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from pygan.atomic import write_bytes_atomic
+from pygan.metrics.inception_input import quantise
 
 
 def image_grid(images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1.0), nrow: int = 0,
@@ -21,8 +22,7 @@ def image_grid(images: torch.Tensor, value_range: tuple[float, float] = (-1.0, 1
     n, c, h, w = images.shape
     nrow = nrow or math.ceil(math.sqrt(n))
     rows = math.ceil(n / nrow)
-    low, high = value_range
-    x = ((images.detach().float().cpu() - low) / (high - low)).clamp(0, 1).mul(255).round().to(torch.uint8)
+    x = quantise(images.detach().cpu(), value_range).to(torch.uint8)
     if c == 1:
         x = x.expand(-1, 3, -1, -1)
     canvas = torch.full((3, rows * (h + padding) + padding, nrow * (w + padding) + padding), 255, dtype=torch.uint8)
