@@ -214,6 +214,7 @@ class Trainer:
         started = time.perf_counter()
         reason = None
         threads_before = torch.get_num_threads()
+        finished = False
         try:
             if main:
                 if not self.resumed:
@@ -231,6 +232,7 @@ class Trainer:
                 previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
             self._emit("on_start")
             reason = self._loop()
+            finished = True
         except NonFiniteLoss:
             reason = NON_FINITE
             raise
@@ -247,7 +249,7 @@ class Trainer:
                 torch.set_num_threads(threads_before)  # a notebook's later work keeps its own setting
                 if lock is not None:
                     lock.release()
-                distributed.teardown(self.dist)
+                distributed.teardown(self.dist, finished=finished)
         return {"run_dir": str(self.run_dir), "steps": self.step, "epochs": self.epoch,
                 "seconds": time.perf_counter() - started, "compile_seconds": self.compile_seconds,
                 "precision": self.gan.precision.name, "channels_last": self.run.train.channels_last,

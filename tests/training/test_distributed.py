@@ -53,7 +53,8 @@ def test_two_processes_train_and_keep_identical_weights(tmp_path):
 def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
     two, one = tmp_path / "two", tmp_path / "one"
     two.mkdir(), one.mkdir()
-    assert torchrun(2, str(two), "6", "64").returncode == 0
+    result = torchrun(2, str(two), "6", "64")
+    assert result.returncode == 0, result.stderr[-3000:]
     result = torchrun(1, str(one), "6", "64")
     assert result.returncode == 0, result.stderr[-3000:]
     assert_close(weights(two / "rank-0.pt"), weights(one / "rank-0.pt"))
@@ -66,11 +67,13 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
 def test_a_two_process_checkpoint_resumes_in_one_process(tmp_path):
     split, whole = tmp_path / "split", tmp_path / "whole"
     split.mkdir(), whole.mkdir()
-    assert torchrun(2, str(split), "4", "64").returncode == 0
+    result = torchrun(2, str(split), "4", "64")
+    assert result.returncode == 0, result.stderr[-3000:]
     result = torchrun(1, str(split), "8", "64", "--resume")
     assert result.returncode == 0, result.stderr[-3000:]
     assert ckpt.load(split / "run")["step"] == 8
-    assert torchrun(1, str(whole), "8", "64").returncode == 0
+    result = torchrun(1, str(whole), "8", "64")
+    assert result.returncode == 0, result.stderr[-3000:]
     assert_close(weights(split / "rank-0.pt"), weights(whole / "rank-0.pt"))
 
 
