@@ -174,6 +174,7 @@ setup(
         ],
         "pygan.datasets": [
             "faces = pygan_plugins.faces:Faces",
+            "animal-mnist = pygan_plugins.animal_mnist:AnimalMnist",
             "image-folder = pygan_plugins.image_folder:ImageFolder",
             "ring8 = pygan_plugins.gaussian_mixtures:Ring8",
             "grid25 = pygan_plugins.gaussian_mixtures:Grid25",

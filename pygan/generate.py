@@ -5,11 +5,12 @@ from __future__ import annotations
 import torch
 
 
-def generate(generator: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """G(z) in training mode (as GANs are sampled) without touching its BatchNorm statistics."""
+def generate(generator: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """G(z) (G(z, labels) for a class-conditional G) in training mode (as GANs are sampled) without
+    touching its BatchNorm statistics."""
     buffers = {name: b.clone() for name, b in generator.named_buffers()}
     with torch.no_grad():
-        out = generator(z)
+        out = generator(z) if labels is None else generator(z, labels.to(z.device))
         for name, b in generator.named_buffers():
             b.copy_(buffers[name])
     return out

@@ -49,6 +49,11 @@ def checked_spec(name: str, plugin: Any, options: Mapping[str, Any]) -> DataSpec
     if low_high is not None and not (len(low_high) == 2 and low_high[0] < low_high[1]):
         raise PluginError(f"{where}: spec() gave the value range {low_high!r}; expected (low, high) with "
                           "low < high, or None for unbounded data")
+    classes = spec.classes
+    if (not isinstance(classes, tuple) or not all(isinstance(c, str) and c for c in classes)
+            or len(set(classes)) != len(classes) or len(classes) == 1):
+        raise PluginError(f"{where}: spec() gave the classes {classes!r}; expected a tuple of two or more distinct "
+                          "non-empty names, or () for unlabelled data")
     return spec
 
 
@@ -71,16 +76,29 @@ class CheckedDataset(torch.utils.data.Dataset):
             raise AttributeError(attribute)
         return getattr(self.dataset, attribute)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         if isinstance(index, int) and not -self.length <= index < self.length:
             raise IndexError(f"index {index} is out of range for {self.length} samples")  # ends iteration
         where = f"dataset plugin '{self.name}': item {index}"
         item = _call(where, self.dataset.__getitem__, index)
         expected = f"one floating-point tensor of shape {_shape(self.spec.shape)}, as spec() says"
+        if self.spec.classes:
+            labelled = f"(sample, label): a sample of shape {_shape(self.spec.shape)} and an int64 label in " \
+                       f"[0, {self.spec.num_classes}), as spec() names {self.spec.num_classes} classes"
+            if not (isinstance(item, (tuple, list)) and len(item) == 2):
+                raise PluginError(f"{where} is a {type(item).__name__}; expected {labelled}")
+            sample, label = item
+            if not (isinstance(label, torch.Tensor) and label.dtype == torch.int64 and label.dim() == 0):
+                raise PluginError(f"{where}: its label is {label!r}; expected {labelled}")
+            return self._checked_sample(sample, where, expected), label
+        if isinstance(item, (list, tuple)):
+            raise PluginError(f"{where} is a {type(item).__name__} of {len(item)}; expected {expected} (a labelled "
+                              "dataset names its classes in spec())")
+        return self._checked_sample(item, where, expected)
+
+    def _checked_sample(self, item: Any, where: str, expected: str) -> torch.Tensor:
         if not isinstance(item, torch.Tensor):
             got = "None" if item is None else f"a {type(item).__name__}"
-            if isinstance(item, (list, tuple)):
-                got += f" of {len(item)} (labels are not supported: return the sample alone)"
             raise PluginError(f"{where} is {got}; expected {expected}")
         if not item.is_floating_point():
             raise PluginError(f"{where} is a tensor of dtype {item.dtype}; expected {expected}")
@@ -103,6 +121,14 @@ def checked_load(name: str, plugin: Any, options: Mapping[str, Any], spec: DataS
         raise PluginError(f"{where}: len() of its dataset failed: {type(exc).__name__}: {exc}") from exc
     if length == 0:
         raise PluginError(f"{where}: load() returned an empty dataset (0 samples); check its options and data")
+    if spec.classes:
+        labels = getattr(dataset, "labels", None)
+        if not (isinstance(labels, torch.Tensor) and labels.dtype == torch.int64 and labels.shape == (length,)):
+            raise PluginError(f"{where}: its data names {spec.num_classes} classes, so its dataset needs `labels`, "
+                              f"an int64 tensor of the {length} items' labels")
+        if labels.min() < 0 or labels.max() >= spec.num_classes:
+            raise PluginError(f"{where}: its labels lie in [{int(labels.min())}, {int(labels.max())}], outside "
+                              f"[0, {spec.num_classes}) for its {spec.num_classes} classes")
     return CheckedDataset(dataset, name, spec, length)
 
 

@@ -59,11 +59,18 @@ class DataSpec:
     """What one sample looks like.
 
     shape: (C, H, W) for images, (D,) for vectors. value_range: (low, high) the values lie in,
-    e.g. (-1, 1) for images, or None for unbounded data such as 2-D mixtures.
+    e.g. (-1, 1) for images, or None for unbounded data such as 2-D mixtures. classes: the names
+    of the data's classes, label k naming classes[k]; () for unlabelled data.
     """
 
     shape: tuple[int, ...]
     value_range: tuple[float, float] | None = (-1.0, 1.0)
+    classes: tuple[str, ...] = ()
+
+    @property
+    def num_classes(self) -> int:
+        """0 for unlabelled data."""
+        return len(self.classes)
 
     @property
     def is_image(self) -> bool:
@@ -76,7 +83,8 @@ class DataSpec:
     def describe(self) -> str:
         kind = "image" if self.is_image else "vector"
         rng = "unbounded" if self.value_range is None else f"in [{self.value_range[0]}, {self.value_range[1]}]"
-        return f"{kind} {'x'.join(map(str, self.shape))} {rng}"
+        labels = f", {self.num_classes} classes" if self.classes else ""
+        return f"{kind} {'x'.join(map(str, self.shape))} {rng}{labels}"
 
 
 @dataclass(frozen=True)
@@ -176,9 +184,17 @@ class Architecture(ABC):
     The generator maps z (shape `latent_shape`) to samples of `spec.shape` in `spec.value_range`;
     the discriminator maps samples to ONE LOGIT per sample (shape (N,)): no final sigmoid, the
     losses take logits.
+
+    Class-conditional architectures set `conditional = True`. On labelled data (spec.classes not
+    empty) their nets take labels, int64 class indices: G(z, y) with y of shape (N,), and D(x, y)
+    with y of shape (N,), or (N, pack) when PacGAN packs `pack` samples into one example of D (the
+    labels of the packed samples, in order). On unlabelled data they build unconditional nets
+    called as G(z) and D(x). An architecture that needs labels refuses unlabelled data in
+    `accepts`. A run of labelled data with an architecture that is not conditional is refused.
     """
 
     description: str = ""
+    conditional: bool = False
     options: tuple[Option, ...] = ()
     optimizer: AdamSettings = AdamSettings()
     # The --ema decay a run gets unless it asks for another (0 = no moving average of G's weights).
@@ -205,6 +221,11 @@ class Architecture(ABC):
 class Dataset(ABC):
     """Describes its data and yields it as a torch Dataset of tensors shaped like `spec`.
 
+    Labelled data: `spec` names the classes, each item is (sample, label) with label an int64
+    scalar tensor in [0, num_classes), and the torch Dataset has `labels`, an int64 tensor of every
+    item's label (read once for the class frequencies, without loading the samples). By
+    convention the option `labels` chooses whether a dataset is labelled (none = unlabelled).
+
     Optional mixture protocol: a Gaussian mixture (as ring8 and grid25) may also define
     `modes() -> Tensor` of shape (K, D), the component means, and `std: float`, their standard
     deviation; `evaluate` (and so `pygan evaluate` and `--eval-every`) then reports mode coverage
@@ -220,7 +241,7 @@ class Dataset(ABC):
 
     @abstractmethod
     def load(self, options: Mapping[str, Any]) -> torch.utils.data.Dataset:
-        """The data; each item is one tensor of `spec(options).shape`."""
+        """The data; each item is one tensor of `spec(options).shape` (with its label if labelled)."""
 
 
 _REQUIRED = {

@@ -24,10 +24,14 @@ TARGETS = ("discriminator", "generator")
 class PenaltyInputs:
     """What a penalty may look at, on the step that computes it."""
 
-    discriminator: Callable[[torch.Tensor], torch.Tensor]  # D as the step calls it: packed batch -> (N,) scores
+    # D as the step calls it: packed batch (and, in a class-conditional run, its labels) -> (N,) scores.
+    # Unlabelled runs call discriminator(x); conditional ones must pass labels=, or the call is refused.
+    discriminator: Callable[..., torch.Tensor]
     real: torch.Tensor   # the real batch D judges (packed, detached)
     fake: torch.Tensor   # the generated batch D judges (packed; detached in D's step)
     generator: torch.Generator  # seeded randomness (e.g. interpolation weights); part of the checkpoint
+    real_labels: torch.Tensor | None = None  # class-conditional runs: the labels D judges `real` under
+    fake_labels: torch.Tensor | None = None  # ... and `fake` under (None on unlabelled data)
 
 
 class Regulariser(ABC):

@@ -29,6 +29,31 @@ class LoadedGenerator:
     def latent(self, n: int, seed: int) -> torch.Tensor:
         return self.arch.sample_latent(n, self.spec, self.model_options, generator=torch.Generator().manual_seed(seed))
 
+    @property
+    def conditional(self) -> bool:
+        return bool(self.spec.classes)
+
+    def class_index(self, name_or_index: str) -> int:
+        """A class by its name or its index, as `pygan sample --class` takes it."""
+        classes = self.spec.classes
+        if not classes:
+            raise checkpoint.CheckpointError("--class needs a class-conditional run; this one trained on unlabelled "
+                                             "data")
+        if name_or_index in classes:
+            return classes.index(name_or_index)
+        if name_or_index.lstrip("-").isdigit() and 0 <= int(name_or_index) < len(classes):
+            return int(name_or_index)
+        raise checkpoint.CheckpointError(f"--class {name_or_index!r} is neither a class name nor an index in "
+                                         f"[0, {len(classes)}); the classes are: {', '.join(classes)}")
+
+    def labels(self, n: int, class_index: int | None = None) -> torch.Tensor | None:
+        """n labels: all `class_index`, or the classes in turn (None for an unconditional G)."""
+        if not self.conditional:
+            return None
+        if class_index is not None:
+            return torch.full((n,), class_index, dtype=torch.int64)
+        return torch.arange(n) % len(self.spec.classes)
+
 
 def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu",
                    state: dict | None = None) -> LoadedGenerator:
@@ -54,17 +79,18 @@ def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.de
 
 
 def data_spec(raw: Any, path: str | Path) -> DataSpec:
-    """The DataSpec a checkpoint records ({"shape": [...], "value_range": [low, high] or []})."""
+    """The DataSpec a checkpoint records ({"shape": [...], "value_range": [low, high] or [], "classes": [...]})."""
     try:
         shape = tuple(int(n) for n in raw["shape"])
         value_range = tuple(float(v) for v in raw["value_range"]) if raw["value_range"] else None
-    except (KeyError, TypeError, ValueError):
+        classes = tuple(str(c) for c in raw.get("classes", ()))
+    except (KeyError, TypeError, ValueError, AttributeError):
         raise checkpoint.CheckpointError(f"{path}: its data spec {raw!r} is damaged (expected shape and "
                                          "value_range)") from None
     if not shape or min(shape) < 1 or (value_range is not None and len(value_range) != 2):
         raise checkpoint.CheckpointError(f"{path}: its data spec {raw!r} is damaged (expected shape and "
                                          "value_range)")
-    return DataSpec(shape, value_range)
+    return DataSpec(shape, value_range, classes)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

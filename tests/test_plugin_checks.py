@@ -116,7 +116,7 @@ def test_good_items_come_back_unchanged_and_attributes_are_forwarded():
 
 @pytest.mark.parametrize(("item", "message"), [
     (None, "dataset plugin 'toy': item 1 is None; expected one floating-point tensor of shape (3, 4, 4)"),
-    ([torch.zeros(3, 4, 4), 0], "item 1 is a list of 2 (labels are not supported"),
+    ([torch.zeros(3, 4, 4), 0], "item 1 is a list of 2; expected one floating-point tensor"),
     ((torch.zeros(3, 4, 4), 0), "item 1 is a tuple of 2"),
     ("text", "item 1 is a str; expected one floating-point tensor of shape (3, 4, 4)"),
     (torch.zeros(3, 4, 4, dtype=torch.uint8), "item 1 is a tensor of dtype torch.uint8; expected one floating"),

@@ -4,6 +4,10 @@ no fully connected hidden layers, weights from N(0, 0.02), Adam lr 2e-4, beta1 0
 
 G's BatchNorm + ReLU and D's blocks are pygan's fused ops (bias + LeakyReLU, BatchNorm + LeakyReLU), and D returns
 logits for the fused losses (no Sigmoid layer). Any power-of-two image size from 16 to 256, any channel count.
+
+On labelled data it is class-conditional: G's BatchNorms become conditional BatchNorms (a scale and a
+shift per class, over the fused normalisation), and D adds the projection term <embed(y), h> of its
+last 4x4 features to its logit (Miyato & Koyama 2018), as SNGAN's conditional nets do.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from torch import nn
 
+from pygan.conditional import ConditionalBatchNormLeakyReLU, ProjectionHead
 from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU
 from pygan.plugins import AdamSettings, Architecture, DataSpec, GanModels, Option
 from pygan_plugins.spectral import apply_spectral_norm
@@ -37,32 +42,43 @@ def _widths(base: int, size: int) -> list[int]:
 def _init_weights(module: nn.Module) -> None:
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine:
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
 
 
 class Generator(nn.Module):
-    def __init__(self, latent_dim: int, channels: int, size: int, ngf: int) -> None:
+    def __init__(self, latent_dim: int, channels: int, size: int, ngf: int, num_classes: int = 0) -> None:
         super().__init__()
         widths = _widths(ngf, size)
-        # BatchNorm + ReLU as one fused op (ReLU = LeakyReLU with slope 0).
+
+        def norm(width: int) -> nn.Module:
+            # BatchNorm + ReLU as one fused op (ReLU = LeakyReLU with slope 0); per class when labelled.
+            if num_classes:
+                return ConditionalBatchNormLeakyReLU(width, num_classes, negative_slope=0.0)
+            return BatchNormLeakyReLU(width, negative_slope=0.0)
+
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),  # z -> 4x4
-            BatchNormLeakyReLU(widths[0], negative_slope=0.0),
+            norm(widths[0]),
         ]
         for w_in, w_out in pairwise(widths):
-            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False),
-                       BatchNormLeakyReLU(w_out, negative_slope=0.0)]
+            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), norm(w_out)]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+        self.num_classes = num_classes
 
-    def forward(self, z):
-        return self.net(z.view(z.shape[0], -1, 1, 1))
+    def forward(self, z, labels=None):
+        x = z.view(z.shape[0], -1, 1, 1)
+        if not self.num_classes:
+            return self.net(x)
+        for layer in self.net:
+            x = layer(x, labels) if isinstance(layer, ConditionalBatchNormLeakyReLU) else layer(x)
+        return x
 
 
 class Discriminator(nn.Module):
-    def __init__(self, channels: int, size: int, ndf: int, batch_norm: bool = True) -> None:
+    def __init__(self, channels: int, size: int, ndf: int, batch_norm: bool = True, num_classes: int = 0) -> None:
         super().__init__()
         widths = _widths(ndf, size)[::-1]  # ndf, 2*ndf, ... at sizes size/2, size/4, ..., 4
         # First layer: no BatchNorm (the paper); the fused activation carries the bias.
@@ -76,9 +92,13 @@ class Discriminator(nn.Module):
             layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), act]
         layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=not batch_norm)]  # 4x4 -> one logit
         self.net = nn.Sequential(*layers)
+        self.projection = ProjectionHead(num_classes, widths[-1] * 16) if num_classes else None
 
-    def forward(self, x):
-        return self.net(x).flatten()
+    def forward(self, x, labels=None):
+        if self.projection is None:
+            return self.net(x).flatten()
+        h = self.net[:-1](x)  # the last 4x4 features
+        return self.net[-1](h).flatten() + self.projection(h, labels)
 
 
 class DCGAN(Architecture):
@@ -95,6 +115,7 @@ class DCGAN(Architecture):
     # mercy of its last few steps (a late spike of D's loss blotches the raw G's samples). Training
     # itself is unchanged: the average is only sampled.
     ema_decay = 0.995
+    conditional = True
 
     def accepts(self, spec: DataSpec) -> str | None:
         if not spec.is_image:
@@ -112,9 +133,9 @@ class DCGAN(Architecture):
 
     def build(self, spec: DataSpec, options: Mapping[str, Any]) -> GanModels:
         channels, size, _ = spec.shape
-        g = Generator(int(options["latent_dim"]), channels, size, int(options["ngf"]))
+        g = Generator(int(options["latent_dim"]), channels, size, int(options["ngf"]), spec.num_classes)
         spectral = bool(options.get("spectral_norm", False))
-        d = Discriminator(channels, size, int(options["ndf"]), batch_norm=not spectral)
+        d = Discriminator(channels, size, int(options["ndf"]), batch_norm=not spectral, num_classes=spec.num_classes)
         g.apply(_init_weights)
         d.apply(_init_weights)
         if spectral:

@@ -42,4 +42,6 @@ class GradientPenalty(Regulariser):
 
     def penalty(self, inputs: PenaltyInputs) -> torch.Tensor:
         x_hat = interpolates(inputs.real, inputs.fake, inputs.generator)
-        return gradient_penalty(input_gradient(inputs.discriminator, x_hat), center=1.0).penalty
+        # Class-conditional runs judge each interpolate under its real end's label.
+        labels = None if inputs.real_labels is None else inputs.real_labels[:x_hat.shape[0]]
+        return gradient_penalty(input_gradient(inputs.discriminator, x_hat, labels), center=1.0).penalty

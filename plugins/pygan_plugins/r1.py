@@ -15,15 +15,16 @@ from pygan.ops import gradient_penalty
 from pygan.regularisers import PenaltyInputs, Regulariser
 
 
-def input_gradient(discriminator: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """grad_x sum_i D(x_i) at a detached copy of `x`, kept differentiable (create_graph) so a penalty on
-    it trains D. Half-precision inputs (generated batches under autocast) are taken in float32 first,
-    so the gradient and the penalty are not rounded to 8 or 11 bits."""
+def input_gradient(discriminator: Callable[..., torch.Tensor], x: torch.Tensor,
+                   labels: torch.Tensor | None = None) -> torch.Tensor:
+    """grad_x sum_i D(x_i) (D(x_i, y_i) given labels) at a detached copy of `x`, kept differentiable
+    (create_graph) so a penalty on it trains D. Half-precision inputs (generated batches under
+    autocast) are taken in float32 first, so the gradient and the penalty are not rounded to 8 or 11 bits."""
     x = x.detach()
     if x.dtype in (torch.float16, torch.bfloat16):
         x = x.float()
     x.requires_grad_(True)
-    scores = discriminator(x)
+    scores = discriminator(x) if labels is None else discriminator(x, labels=labels)
     (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=True)
     return grad
 
@@ -35,4 +36,4 @@ class R1(Regulariser):
     default_every = 1
 
     def penalty(self, inputs: PenaltyInputs) -> torch.Tensor:
-        return 0.5 * gradient_penalty(input_gradient(inputs.discriminator, inputs.real)).penalty
+        return 0.5 * gradient_penalty(input_gradient(inputs.discriminator, inputs.real, inputs.real_labels)).penalty

@@ -21,4 +21,4 @@ class R2(Regulariser):
     default_every = R1.default_every
 
     def penalty(self, inputs: PenaltyInputs) -> torch.Tensor:
-        return 0.5 * gradient_penalty(input_gradient(inputs.discriminator, inputs.fake)).penalty
+        return 0.5 * gradient_penalty(input_gradient(inputs.discriminator, inputs.fake, inputs.fake_labels)).penalty

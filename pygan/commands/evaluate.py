@@ -42,14 +42,20 @@ def evaluate(
         typer.echo(json.dumps(report, indent=2))
         return
     for key, value in report.items():
-        if isinstance(value, dict):  # mode_coverage, protocol: one line per entry, named by both keys
-            for k, v in value.items():
-                typer.echo(f"{key}.{k}: {v}")
-        elif key == "warnings":
+        if key == "warnings":
             for text in value:
                 typer.echo(f"warning: {text}")
         else:
-            typer.echo(f"{key}: {value}")
+            for name, leaf in _flattened(key, value):
+                typer.echo(f"{name}: {leaf}")
+
+
+def _flattened(key: str, value: Any) -> list[tuple[str, Any]]:
+    """Nested report sections (mode_coverage, protocol, per_class.<class>) as one line per entry,
+    named by the keys on the way down."""
+    if not isinstance(value, dict):
+        return [(key, value)]
+    return [line for k, v in value.items() for line in _flattened(f"{key}.{k}", v)]
 
 
 def evaluate_run(run: str | Path, **kwargs: Any) -> dict[str, Any]:

@@ -52,6 +52,8 @@ def sample(
     seed: int = typer.Option(0, "--seed", metavar="N", help="Seed of the latent draws.", min=0, max=MAX_SEED),
     ema: bool = typer.Option(True, "--ema/--no-ema", help="Use the EMA weights when the run kept them."),
     device: str = typer.Option("cpu", "--device", metavar="DEVICE", help="cpu or cuda."),
+    class_: str = typer.Option(None, "--class", metavar="NAME_OR_INDEX", help="Class-conditional runs: samples "
+                               "of this class only (default: one row per class)."),
 ) -> None:
     """Generate samples from a trained generator."""
     import torch
@@ -63,11 +65,22 @@ def sample(
     with exit_on_user_error():
         _check_device(device)
         loaded = load_generator(checkpoint, ema=ema, device=device)
+        chosen = loaded.class_index(class_) if class_ is not None else None
     if interpolate:
         z, nrow = latent_walks(loaded, max(1, n // steps), steps, seed), steps
     else:
         z, nrow = loaded.latent(n, seed), 0
-    images = generate(loaded.generator, z.to(device)).cpu()
+    labels = None
+    if loaded.conditional:
+        k = len(loaded.spec.classes)
+        if chosen is not None:
+            labels = loaded.labels(len(z), chosen)
+        elif interpolate:  # walk w in class w mod k
+            labels = (torch.arange(len(z)) // steps) % k
+        else:  # one row per class
+            nrow = -(-len(z) // k)
+            labels = torch.arange(len(z)) // nrow
+    images = generate(loaded.generator, z.to(device), labels).cpu()
     spec = loaded.spec
     with exit_on_user_error(), _writing(out):
         if not spec.is_image:
@@ -78,7 +91,8 @@ def sample(
                     torch.save(images, f)
                 typer.echo(f"wrote {len(images)} samples of shape {spec.shape} to {out.with_suffix('.pt')}")
                 return
-            artifacts.save_scatter(images, out, title=f"{checkpoint} (step {loaded.step})")
+            artifacts.save_scatter(images, out, title=f"{checkpoint} (step {loaded.step})", labels=labels,
+                                   classes=spec.classes)
         elif grid:
             artifacts.save_image_grid(images, out, spec.value_range or (-1.0, 1.0), nrow=nrow)
         else:
@@ -87,4 +101,5 @@ def sample(
                 artifacts.save_image_grid(image[None], out / f"sample-{i:04d}.png", spec.value_range or (-1.0, 1.0),
                                           nrow=1)
     weights = "EMA" if loaded.used_ema else "raw"
-    typer.echo(f"wrote {len(images)} samples ({weights} weights, step {loaded.step}) to {out}")
+    of_class = f" of class {spec.classes[chosen]}" if chosen is not None else ""
+    typer.echo(f"wrote {len(images)} samples{of_class} ({weights} weights, step {loaded.step}) to {out}")

@@ -107,6 +107,9 @@ def train(
     pack: int = typer.Option(None, "--pack", metavar="M",
                              help="PacGAN: D judges M samples at once (default 1); "
                              "each step then draws M x the batch size in samples."),
+    class_sampling: str = typer.Option(None, "--class-sampling", metavar="HOW", help="Labelled data: G's labels "
+                                       "drawn as often as each class occurs in the data (frequency, default) or "
+                                       "uniformly (uniform)."),
     eval_every: int = typer.Option(None, "--eval-every", metavar="N", help="Run `pygan evaluate` every N epochs into "
                                    "metrics.jsonl (default never)."),
     eval_features: str = typer.Option(None, "--eval-features", help="Features of those evaluations, as `pygan "
@@ -150,6 +153,7 @@ def train(
                         device=device, ema=ema,
                         precision=precision, channels_last=channels_last, compile=compile_models, sync_bn=sync_bn,
                         pack=pack, eval_every=eval_every, eval_features=eval_features, threads=threads,
+                        class_sampling=class_sampling,
                         regularisers=reg or None, augment=augment,
                         loss_options=_key_values(loss_option, "--loss-option") or None,
                         augment_options=_augment_options(augment_option, augment_p) or None)

@@ -142,13 +142,17 @@ class ImageFiles(torch.utils.data.Dataset):
                 "px): they are upscaled, which blurs them; a smaller --image-size avoids it"]
 
     def __getitem__(self, index: int) -> torch.Tensor:
+        return self.read(index)[1]
+
+    def read(self, index: int) -> tuple[int, torch.Tensor]:
+        """(i, image i): image `index`, or the next readable one when it cannot be decoded."""
         for offset in range(len(self.files)):
             i = (index + offset) % len(self.files)
             if i in self.skipped:
                 continue
             try:
                 with _open(self.files[i]) as img:
-                    return to_square_tensor(img, self.size, self.channels)
+                    return i, to_square_tensor(img, self.size, self.channels)
             except GONE as exc:
                 raise ImageFolderError(
                     f"{str(self.files[i])!r} was in the data folder {str(self.root)!r} when it was scanned but is "
@@ -160,3 +164,42 @@ class ImageFiles(torch.utils.data.Dataset):
                 warnings.warn(f"skipping unreadable image {self.files[i]}: {exc}", ImageFolderWarning, stacklevel=2)
         raise ImageFolderError(f"every image under {str(self.root)!r} failed to decode ({len(self.files)} files); "
                                "check that they are images, or point --data-dir elsewhere")
+
+
+def class_folders(root: str | Path) -> tuple[str, ...]:
+    """The classes of a labelled image folder: its subfolders' names, sorted (hidden ones left out)."""
+    path = Path(root)
+    if not path.is_dir():
+        raise ImageFolderError(f"--data-dir {str(root)!r} is not a folder; give the folder that holds one "
+                               "subfolder of images per class")
+    names = tuple(sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")))
+    if len(names) < 2:
+        raise ImageFolderError(f"--option labels=folders: {str(root)!r} has {len(names)} subfolder(s); a labelled "
+                               "folder holds one subfolder of images per class, two or more")
+    return names
+
+
+class LabelledImageFiles(torch.utils.data.Dataset):
+    """An image folder whose first-level subfolders are the classes: items are (image, label)."""
+
+    def __init__(self, images: ImageFiles, classes: tuple[str, ...]) -> None:
+        index = {name: k for k, name in enumerate(classes)}
+        loose = [f for f in images.files if len(f.relative_to(images.root).parts) < 2]
+        if loose:
+            raise ImageFolderError(f"--option labels=folders: {len(loose)} image(s) lie directly in "
+                                   f"{str(images.root)!r} (e.g. {loose[0].name}), in no class subfolder; move them "
+                                   "into one")
+        self.images, self.classes = images, classes
+        self.labels = torch.tensor([index[f.relative_to(images.root).parts[0]] for f in images.files],
+                                   dtype=torch.int64)
+        self.files = images.files
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def notes(self) -> list[str]:
+        return self.images.notes()
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        i, image = self.images.read(index)
+        return image, self.labels[i]

@@ -21,7 +21,7 @@ from pygan.metrics import feature_cache, inception
 from pygan.metrics.features import EvaluationError, load_feature_network
 from pygan.metrics.frechet import frechet_distance, kernel_inception_distance
 from pygan.metrics.inception_weights import INSTALL_HINT
-from pygan.metrics.mixture import PROTOCOL_SAMPLES, mode_coverage
+from pygan.metrics.mixture import PROTOCOL_SAMPLES, class_fidelity, mode_coverage
 from pygan.metrics.precision_recall import precision_recall
 
 __all__ = ["MAX_IMAGE_SAMPLES", "EvaluationError", "evaluate", "feature_source"]
@@ -125,27 +125,34 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
     if samples is not None and samples < 2:
         raise EvaluationError(f"--samples must be >= 2, got {samples}")
     data_plugin = plugins.get_dataset(data_plugin_name)
+    resolved = plugins.resolve_options(data_plugin_name, data_plugin.options, data_options)
+    classes = data_plugin.spec(resolved).classes  # labelled data: G is class-conditional
     device = next(generator.parameters()).device
     mixture = hasattr(data_plugin, "modes") and hasattr(data_plugin, "std")
 
-    def fakes(n: int, what: str = "") -> Iterator[torch.Tensor]:
+    def fakes(n: int, what: str = "", labels: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
         say(f"generating {n:,} samples{what}")
         z = latent(n, seed)
         for i in range(0, n, batch):
-            yield generate(generator, z[i:i + batch].to(device)).float().cpu()
+            y = None if labels is None else labels[i:i + batch].to(device)
+            yield generate(generator, z[i:i + batch].to(device), y).float().cpu()
 
     if mixture:
         n = samples or PROTOCOL_SAMPLES
-        fake = torch.cat(list(fakes(n)))
+        labels = torch.arange(n) % len(classes) if classes else None  # each class in turn
+        fake = torch.cat(list(fakes(n, labels=labels)))
         say(f"mode coverage of {n:,} samples")
-        return {"dataset": data_plugin_name, "samples": n,
-                "mode_coverage": mode_coverage(fake, data_plugin.modes(), data_plugin.std).to_dict()}
+        report = {"dataset": data_plugin_name, "samples": n,
+                  "mode_coverage": mode_coverage(fake, data_plugin.modes(), data_plugin.std).to_dict()}
+        if classes:
+            report["per_class"] = class_fidelity(fake, labels, data_plugin.modes(), data_plugin.std, classes)
+        return report
 
     started = time.perf_counter()
     source = features if isinstance(features, FeatureSource) else \
         feature_source(features, inception_weights, inception_precision)
     if data is None:
-        data = data_plugin.load(plugins.resolve_options(data_plugin_name, data_plugin.options, data_options))
+        data = data_plugin.load(resolved)
     # A dataset that serves its images several times an epoch (faces: 200 images, 20 times) says how
     # many are distinct; scoring copies would count one image as many samples.
     distinct = int(getattr(data, "distinct", len(data)))
@@ -158,7 +165,12 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
 
     def real_batches() -> Iterator[torch.Tensor]:
         for i in range(0, count, batch):
-            yield torch.stack([data[int(k)] for k in order[i:i + batch]]).float()
+            items = [data[int(k)] for k in order[i:i + batch]]
+            yield torch.stack([item[0] if classes else item for item in items]).float()
+
+    # Conditional: G is asked for the classes of the real samples scored, in the same proportions.
+    real_labels = data.labels[order] if classes else None
+    fake_labels = real_labels.repeat(-(-n // count))[:n] if classes else None
 
     timed = {"images": 0, "seconds": 0.0}
 
@@ -169,7 +181,7 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
         timed["images"] += len(x)
         return out
 
-    fake_f = _collect(fakes(n, f" and their features ({source.name})"), n, extract)
+    fake_f = _collect(fakes(n, f" and their features ({source.name})", fake_labels), n, extract)
     real_f, real_origin = _real_features(source, real_batches, count, extract, say, data_plugin_name)
     dimensions = real_f.shape[1]
     if fake_f.shape[1] != dimensions:
@@ -193,6 +205,8 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
                               f"k = {PR_NEIGHBOURS}", "real_features": real_origin}
     if timed["seconds"] > 0:
         report["feature_images_per_s"] = round(timed["images"] / timed["seconds"], 1)
+    if classes:
+        report["per_class"] = _per_class(real_f, real_labels, fake_f, fake_labels, classes)
     report["seconds"] = round(time.perf_counter() - started, 1)
     warnings = list(source.warnings)
     if min(n, count) < dimensions:
@@ -200,6 +214,23 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
     if warnings:
         report["warnings"] = warnings
     return report
+
+
+def _per_class(real_f: torch.Tensor, real_labels: torch.Tensor, fake_f: torch.Tensor, fake_labels: torch.Tensor,
+               classes: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Frechet distance and KID within each class (None where a class has fewer than 2 samples)."""
+    out = {}
+    for k, name in enumerate(classes):
+        real_k, fake_k = real_f[real_labels == k], fake_f[fake_labels == k]
+        m = min(len(real_k), len(fake_k))
+        if m < 2:
+            out[name] = {"real_samples": len(real_k), "samples": len(fake_k), "frechet_distance": None, "kid": None}
+            continue
+        kid, _ = kernel_inception_distance(real_k, fake_k, subsets=1 if m == len(real_k) == len(fake_k) else 100,
+                                           subset_size=min(1000, m))
+        out[name] = {"real_samples": len(real_k), "samples": len(fake_k),
+                     "frechet_distance": frechet_distance(real_k, fake_k), "kid": kid}
+    return out
 
 
 def _real_features(source: FeatureSource, batches: Callable[[], Iterator[torch.Tensor]], count: int,

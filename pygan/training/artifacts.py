@@ -57,8 +57,9 @@ def _figure_png(fig, path: Path) -> None:
     write_bytes_atomic(buffer.getvalue(), path)
 
 
-def save_scatter(points: torch.Tensor, path: str | Path, real: torch.Tensor | None = None, title: str = "") -> None:
-    """2-D samples (and, faintly, real data) as a scatter plot."""
+def save_scatter(points: torch.Tensor, path: str | Path, real: torch.Tensor | None = None, title: str = "",
+                 labels: torch.Tensor | None = None, classes: Sequence[str] = ()) -> None:
+    """2-D samples (and, faintly, real data) as a scatter plot; with labels, one colour per class."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -67,10 +68,18 @@ def save_scatter(points: torch.Tensor, path: str | Path, real: torch.Tensor | No
     fig, ax = plt.subplots(figsize=(5, 5))
     if real is not None:
         ax.scatter(*real.cpu().numpy().T, s=4, c="#bbbbbb", label="data")
-    ax.scatter(*points.detach().float().cpu().numpy().T, s=4, c="#d62728", label="samples")
+    points = points.detach().float().cpu()
+    if labels is None:
+        ax.scatter(*points.numpy().T, s=4, c="#d62728", label="samples")
+    else:
+        colours = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        for k, name in enumerate(classes):
+            chosen = labels.cpu() == k
+            ax.scatter(*points[chosen].numpy().T, s=4, color=colours(k % colours.N), label=f"G(z, {name})")
     ax.set_aspect("equal")
     # Below the axes: inside, it would hide the modes in a corner.
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2, frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2 if labels is None else 5, frameon=False,
+              markerscale=3)
     ax.set_title(title)
     _figure_png(fig, Path(path))
 

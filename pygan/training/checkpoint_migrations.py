@@ -5,6 +5,7 @@ Version 1 (pygan before loss, regulariser and augmentation plugins): `[train] re
 the BCE losses' `real_label` option; runs had no regularisers, augmentation or their random
 streams; a config written before --lr-decay existed trained with a constant lr.
 Version 2 (before the EMA warm-up): the moving average of G used its decay from the first update.
+Version 3 (before labels): every run was unconditional; no stream of G's labels, no classes in the spec.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 
 from pygan.training import seeds
 
-CURRENT = 3
+CURRENT = 4
 
 
 def _from_1(state: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +42,14 @@ def _from_2(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2}
+def _from_3(state: dict[str, Any]) -> dict[str, Any]:
+    seed = int(state["config"].get("train", {}).get("seed", 0))
+    state.setdefault("label_rng", torch.Generator().manual_seed(seed + seeds.LABELS).get_state())
+    state["spec"] = {**state.get("spec", {}), "classes": []}
+    return state
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2, 3: _from_3}
 
 
 def migrate(state: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ import tomli_w
 from pygan.errors import PyganError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+CLASS_SAMPLING = ("frequency", "uniform")
 # The trainer derives further seeds from --seed (seed + 1, seed + 2, seed + rank, seed * 1_000_003 + epoch);
 # 32 bits leave all of them far inside the 64 bits torch's generators take.
 MAX_SEED = 2**32 - 1
@@ -75,6 +76,7 @@ class TrainConfig:
     eval_every: int = 0  # evaluate (pygan evaluate) every N epochs into metrics.jsonl; 0 = never
     eval_features: str = "auto"  # the features of those evaluations, as `pygan evaluate --features`
     threads: int = 0  # CPU threads; 0 = auto: the cores other processes leave free when the run starts
+    class_sampling: str = "frequency"  # labelled data: G's labels as frequent as each class in the data, or uniform
 
 
 @dataclass
@@ -123,6 +125,8 @@ class Config:
             (t.ema is None or 0.0 <= t.ema < 1.0, f"--ema is a decay in [0, 1) (e.g. 0.999; 0 = off), got {t.ema}"),
             (t.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}"),
             (t.pack >= 1, f"--pack must be >= 1 (1 = no packing), got {t.pack}"),
+            (t.class_sampling in CLASS_SAMPLING,
+             f"--class-sampling must be one of {', '.join(CLASS_SAMPLING)}, got {t.class_sampling!r}"),
             (t.eval_every >= 0, f"--eval-every must be >= 0 (0 = never), got {t.eval_every}"),
             (0 <= t.threads <= MAX_THREADS,
              f"--threads must lie in [0, {MAX_THREADS}] (0 = auto: the free cores), got {t.threads}"),

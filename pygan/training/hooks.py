@@ -91,13 +91,15 @@ class SamplesHook(Hook):
         self.drawn_at: int | None = None
 
     def draw(self, trainer: Trainer, path: Path) -> None:
-        samples = generate(trainer.gan.sample_generator(), trainer.fixed_noise.to(trainer.device))
+        labels = trainer.fixed_labels
+        samples = generate(trainer.gan.sample_generator(), trainer.fixed_noise.to(trainer.device), labels)
         samples = torch.nan_to_num(samples.float())  # a run stopped by a NaN still leaves a (blank) grid
         spec = trainer.spec
-        if spec.is_image:
-            artifacts.save_image_grid(samples, path, spec.value_range or (-1.0, 1.0))
+        if spec.is_image:  # labelled: one row per class
+            artifacts.save_image_grid(samples, path, spec.value_range or (-1.0, 1.0), nrow=trainer.grid_columns)
         elif spec.shape == (2,):
-            artifacts.save_scatter(samples, path, trainer.real_preview, f"step {trainer.step}")
+            artifacts.save_scatter(samples, path, trainer.real_preview, f"step {trainer.step}",
+                                   labels=labels, classes=spec.classes)
         self.drawn_at = trainer.step
 
     def on_epoch_end(self, trainer: Trainer) -> None:

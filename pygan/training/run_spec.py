@@ -64,6 +64,7 @@ class TrainSettings:
     eval_every: int
     eval_features: str = "auto"
     threads: int = 0  # as asked (0 = auto); the count a run used is in its metrics rows
+    class_sampling: str = "frequency"  # labelled data: how G's labels are drawn (frequency or uniform)
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,12 @@ class RunSpec:
     @property
     def d_spec(self) -> DataSpec:
         """What D judges: with PacGAN packing, `pack` samples joined along the channel (or feature) axis."""
-        shape, m = self.data_spec.shape, self.train.pack
-        return DataSpec((shape[0] * m, *shape[1:]), self.data_spec.value_range)
+        return packed_spec(self.data_spec, self.train.pack)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether G and D take labels: labelled data (only conditional architectures accept it)."""
+        return bool(self.data_spec.classes)
 
     @property
     def samples_per_step(self) -> int:
@@ -110,6 +115,11 @@ class RunSpec:
     def to_config(self) -> Config:
         """A mutable Config holding this run's values (e.g. to change a resumable option and resolve again)."""
         return from_dict(self.to_dict(), "run")
+
+
+def packed_spec(spec: DataSpec, pack: int) -> DataSpec:
+    """`pack` samples of `spec` joined along the channel (or feature) axis, as PacGAN's D sees them."""
+    return dataclasses.replace(spec, shape=(spec.shape[0] * pack, *spec.shape[1:]))
 
 
 def _plain(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,9 +216,13 @@ def resolve(config: Config) -> RunSpec:
     spec = checked_spec(config.data.plugin, data_plugin, data_options)
     arch = plugins.get_architecture(config.model.arch)
     model_options = plugins.resolve_options(config.model.arch, arch.options, config.model.options)
+    if spec.classes and not getattr(arch, "conditional", False):
+        raise TrainingError(f"--plugin {config.data.plugin} is labelled ({spec.num_classes} classes) but --arch "
+                            f"{config.model.arch} is not class-conditional and would ignore the labels: train a "
+                            "conditional architecture (dcgan, mlp), or drop the labels with --option labels=none")
     if reason := arch.accepts(spec):
         raise TrainingError(f"--arch {config.model.arch} cannot train on --plugin {config.data.plugin}: {reason}")
-    packed = DataSpec((spec.shape[0] * t.pack, *spec.shape[1:]), spec.value_range)
+    packed = packed_spec(spec, t.pack)
     if t.pack > 1 and (reason := arch.accepts(packed)):
         raise TrainingError(f"--pack {t.pack}: --arch {config.model.arch} cannot build a discriminator for packed "
                           f"samples: {reason}")
@@ -242,7 +256,7 @@ def resolve(config: Config) -> RunSpec:
         # channels-last spares oneDNN/cuDNN layout conversions around convolutions; recorded as applied
         channels_last=bool(t.channels_last and spec.is_image and _has_convolutions(arch, spec, model_options)),
         compile=t.compile, sync_bn=t.sync_bn, pack=t.pack, eval_every=t.eval_every,
-        eval_features=t.eval_features, threads=t.threads)
+        eval_features=t.eval_features, threads=t.threads, class_sampling=t.class_sampling)
     output = OutputSettings(out=out, samples=o.samples, checkpoint_every=o.checkpoint_every,
                             keep_checkpoints=o.keep_checkpoints, log_every=o.log_every,
                             tensorboard=o.tensorboard)

@@ -17,6 +17,7 @@ import torch
 
 from pygan import plugins
 from pygan.plugin_checks import check_outputs, checked_build
+from pygan.plugins import PluginError
 from pygan.regularisers import PenaltyInputs
 from pygan.training import distributed, optim, precision, seeds
 from pygan.training.ema import GeneratorEMA
@@ -60,6 +61,10 @@ class GanStep:
         self.z_rng = torch.Generator().manual_seed(t.seed + seeds.Z)
         self.augment_rng = torch.Generator().manual_seed(t.seed + seeds.AUGMENT)
         self.penalty_rng = torch.Generator().manual_seed(t.seed + seeds.PENALTY)
+        self.label_rng = torch.Generator().manual_seed(t.seed + seeds.LABELS)
+        self.conditional = run.conditional
+        # How often G is asked for each class: uniform until the trainer gives the data's frequencies.
+        self.class_weights = torch.ones(run.data_spec.num_classes) if self.conditional else None
         self.step = 0  # discriminator steps done
         self.total_steps = 0  # the run's length for the lr schedule; 0 = constant lr
         self.log = StepLog(self.device, tuple(r.name for r, _ in self.regularisers))
@@ -81,6 +86,36 @@ class GanStep:
         z = self.arch.sample_latent(self.run.samples_per_step, self.run.data_spec, self.run.model_options,
                                     generator=self.z_rng)
         return self.dist.shard(z).to(self.device)
+
+    def use_class_frequencies(self, labels: torch.Tensor) -> None:
+        """--class-sampling frequency: G is asked for each class as often as the data holds it."""
+        if self.conditional and self.run.train.class_sampling == "frequency":
+            self.class_weights = torch.bincount(labels.cpu(), minlength=self.run.data_spec.num_classes).double()
+
+    def fake_labels(self) -> torch.Tensor | None:
+        """This rank's share of the global batch's labels for G (None on unlabelled data)."""
+        if not self.conditional:
+            return None
+        y = torch.multinomial(self.class_weights, self.run.samples_per_step, replacement=True,
+                              generator=self.label_rng)
+        return self.dist.shard(y).to(self.device)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return self.g_net(z) if labels is None else self.g_net(z, labels)
+
+    def judge(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """D's scores of a batch as D sees it (packed), under the batch's labels in a conditional run."""
+        if not self.conditional:
+            return self.d_net(x)
+        if labels is None:
+            raise PluginError("this run is class-conditional: D needs the labels of what it judges (a regulariser "
+                              "calls inputs.discriminator(x, labels=inputs.real_labels or inputs.fake_labels))")
+        return self.d_net(x, labels)
+
+    def packed_labels(self, labels: torch.Tensor | None) -> torch.Tensor | None:
+        """Labels as D takes them: (B,), or (B/pack, pack) with packing, each row a pack's labels in order."""
+        m = self.run.train.pack
+        return labels if labels is None or m == 1 else labels.reshape(labels.shape[0] // m, m)
 
     def packed(self, x: torch.Tensor) -> torch.Tensor:
         """Consecutive groups of `pack` samples joined along dim 1: (B, C, ...) -> (B/pack, pack*C, ...)."""
@@ -107,13 +142,15 @@ class GanStep:
             loss.backward()
             optimizer.step()
 
-    def _penalties(self, target: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
+    def _penalties(self, target: str, real: torch.Tensor, fake: torch.Tensor, real_labels: torch.Tensor | None,
+                   fake_labels: torch.Tensor | None) -> torch.Tensor | None:
         """The weighted penalties on `target` due at this step (lazy ones every k-th step, scaled by k)."""
         total = None
         for spec, reg in self.regularisers:
             if reg.target != target or self.step % spec.every:
                 continue
-            value = reg.penalty(PenaltyInputs(self.d_net, real.detach(), fake, self.penalty_rng))
+            inputs = PenaltyInputs(self._penalty_d, real.detach(), fake, self.penalty_rng, real_labels, fake_labels)
+            value = reg.penalty(inputs)
             self.log.add_penalty(spec.name, value)
             weighted = value * (spec.weight * spec.every)
             total = weighted if total is None else total + weighted
@@ -129,18 +166,23 @@ class GanStep:
             for group in optimizer.param_groups:
                 group["lr"] = t.lr * max(factor, 0.0)
 
-    def d_step(self, real: torch.Tensor, fake: torch.Tensor) -> None:
-        """One update of D on a real batch and a (detached) generated one."""
+    def _penalty_d(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.judge(x, labels)
+
+    def d_step(self, real: torch.Tensor, fake: torch.Tensor, real_labels: torch.Tensor | None = None,
+               fake_labels: torch.Tensor | None = None) -> None:
+        """One update of D on a real batch and a (detached) generated one (with their labels if conditional)."""
         opts = self.run.train.loss_options
+        real_y, fake_y = self.packed_labels(real_labels), self.packed_labels(fake_labels)
         with self._autocast():
             real_in, fake_in = self.d_input(real), self.d_input(fake)
-            real_scores, fake_scores = self.d_net(real_in), self.d_net(fake_in)
+            real_scores, fake_scores = self.judge(real_in, real_y), self.judge(fake_in, fake_y)
             if not self._outputs_checked:  # the contract, on the first batch: shapes only, no host read
                 check_outputs(self.run.arch, fake, real_scores, self.run.data_spec, fake.shape[0],
                               d_spec=self.run.d_spec)
                 self._outputs_checked = True
             out = self.loss.discriminator(real_scores, fake_scores, opts)
-            penalty = self._penalties("discriminator", real_in, fake_in)
+            penalty = self._penalties("discriminator", real_in, fake_in, real_y, fake_y)
             objective = out.loss if penalty is None else out.loss + penalty
         self._backward_step(objective, self.opt_d)
         self.log.add_d(out.loss, out.d_real, out.d_fake)
@@ -150,33 +192,42 @@ class GanStep:
             self.augment_strength = self.augmentation.adjust(self.augment_strength, scores,
                                                              self.run.train.augment_options)
 
-    def g_step(self, fake: torch.Tensor, real: torch.Tensor) -> None:
+    def g_step(self, fake: torch.Tensor, real: torch.Tensor, fake_labels: torch.Tensor | None = None,
+               real_labels: torch.Tensor | None = None) -> None:
         """One update of G through the (just updated) D. D is frozen for this pass: its weight
         gradients would only be discarded, so its backward computes just the gradient flowing into G
         (about a third less work), and DDP has nothing of D's to average."""
         opts = self.run.train.loss_options
+        real_y, fake_y = self.packed_labels(real_labels), self.packed_labels(fake_labels)
         with self._autocast(), self._no_sync(self.d_net), optim.frozen(self.discriminator):
             fake_in = self.d_input(fake)
-            real_scores = self.d_net(self.d_input(real)) if self.loss.generator_needs_real else None
-            out = self.loss.generator(self.d_net(fake_in), real_scores, opts)
-            penalty = (self._penalties("generator", self.packed(real), fake_in)
+            real_scores = self.judge(self.d_input(real), real_y) if self.loss.generator_needs_real else None
+            out = self.loss.generator(self.judge(fake_in, fake_y), real_scores, opts)
+            penalty = (self._penalties("generator", self.packed(real), fake_in, real_y, fake_y)
                        if any(reg.target == "generator" for _, reg in self.regularisers) else None)
             self._backward_step(out.loss if penalty is None else out.loss + penalty, self.opt_g)
         self.log.add_g(out.loss)
         if self.ema is not None:
             self.ema.update_parameters(self.generator)
 
-    def train_step(self, real: torch.Tensor) -> None:
-        """One discriminator step on `real`, and a generator step every d_steps-th call."""
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        """One discriminator step on `real` (with its labels on labelled data), and a generator step
+        every d_steps-th call."""
+        if self.conditional != (labels is not None):
+            raise PluginError("this run is class-conditional: train_step needs the real batch's labels"
+                              if self.conditional else "this run is unconditional: train_step takes no labels")
         real = real.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        if labels is not None:
+            labels = labels.to(self.device, non_blocking=True)
         self.schedule_lr()
         updates_g = (self.step + 1) % self.run.train.d_steps == 0
+        fake_labels = self.fake_labels()
         with self._autocast(), torch.set_grad_enabled(updates_g):  # G's graph only when G learns
-            fake = self.g_net(self.latent())
-        self.d_step(real, fake.detach())
+            fake = self.generate(self.latent(), fake_labels)
+        self.d_step(real, fake.detach(), labels, fake_labels)
         self.step += 1
         if updates_g:
-            self.g_step(fake, real)
+            self.g_step(fake, real, fake_labels, labels)
 
     @staticmethod
     def _no_sync(module: torch.nn.Module):
@@ -195,6 +246,7 @@ class GanStep:
             "opt_d": self.opt_d.state_dict(), "ema": self.ema.state_dict() if self.ema is not None else {},
             "z_rng": self.z_rng.get_state(), "torch_rng": torch.get_rng_state(),
             "augment_rng": self.augment_rng.get_state(), "penalty_rng": self.penalty_rng.get_state(),
+            "label_rng": self.label_rng.get_state(),
             "augment_strength": self.augment_strength.detach().cpu(), "averages": self.log.state_dict(),
         }
 
@@ -212,6 +264,7 @@ class GanStep:
         torch.set_rng_state(state["torch_rng"])
         self.augment_rng.set_state(state["augment_rng"])
         self.penalty_rng.set_state(state["penalty_rng"])
+        self.label_rng.set_state(state["label_rng"])
         self.augment_strength = state["augment_strength"].to(self.device, torch.float32)
         self.step = state["step"]
         self.log.load_state_dict(state["averages"])

@@ -36,6 +36,25 @@ from pygan.training.step import GanStep
 
 __all__ = ["Interrupted", "NonFiniteLoss", "SilentReporter", "Trainer", "TrainingError", "TrainingStopped"]
 
+GRID_COLUMNS_PER_CLASS = 8
+
+
+def _sample_of(item: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    return item[0] if isinstance(item, (tuple, list)) else item
+
+
+def fixed_labels(spec: plugins.DataSpec, samples: int) -> tuple[torch.Tensor | None, int]:
+    """The labels of the per-epoch samples and the grid's columns: on labelled images, one row of
+    GRID_COLUMNS_PER_CLASS samples per class; on labelled points, the classes in turn (at least
+    1,000 points); (None, 0) on unlabelled data (a square grid)."""
+    k = spec.num_classes
+    if not k:
+        return None, 0
+    if spec.is_image:
+        return torch.arange(k).repeat_interleave(GRID_COLUMNS_PER_CLASS), GRID_COLUMNS_PER_CLASS
+    return torch.arange(max(samples, 1000)) % k, 0
+
+
 class Trainer:
     def __init__(self, config: Config | RunSpec, *, reporter=None, resume_from: str | Path | None = None,
                  overrides: dict[tuple[str, str], Any] | None = None, allow_older: bool = False,
@@ -71,13 +90,18 @@ class Trainer:
             raise TrainingError(f"--plugin {self.run.data_plugin} yields {len(self.dataset)} samples, fewer than "
                                 f"one step's {self.samples_per_step} (--batch-size {t.batch_size} x --pack {t.pack});"
                                 " lower the batch size")
+        if self.run.conditional:
+            self.gan.use_class_frequencies(self.dataset.labels)
         self.batches_per_epoch = len(self.dataset) // self.samples_per_step
         self.gan.total_steps = t.epochs * self.batches_per_epoch  # --max-steps only cuts the run short
         # For 2-D data the sample plots show a faint cloud of real points behind the samples.
-        self.real_preview = (torch.stack([self.dataset[i] for i in range(min(len(self.dataset), 2000))])
+        self.real_preview = (torch.stack([_sample_of(self.dataset[i]) for i in range(min(len(self.dataset), 2000))])
                              if self.spec.shape == (2,) else None)
-        # Fixed noise for the per-epoch samples: a grid of images, or a cloud of 2-D points.
-        n_fixed = self.run.output.samples if self.spec.is_image else max(self.run.output.samples, 1000)
+        # Fixed noise for the per-epoch samples: a grid of images, or a cloud of 2-D points. On labelled
+        # data, fixed labels too: a grid of one row per class, a cloud coloured by class.
+        self.fixed_labels, self.grid_columns = fixed_labels(self.spec, self.run.output.samples)
+        n_fixed = len(self.fixed_labels) if self.fixed_labels is not None else (
+            self.run.output.samples if self.spec.is_image else max(self.run.output.samples, 1000))
         self.fixed_noise = self.arch.sample_latent(n_fixed, self.spec, self.run.model_options,
                                                    generator=torch.Generator().manual_seed(t.seed + seeds.FIXED_NOISE))
         self.epoch = 0
@@ -146,7 +170,8 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         spec = self.spec
         return {"config": self.run.to_dict(),
-                "spec": {"shape": list(spec.shape), "value_range": list(spec.value_range or [])},
+                "spec": {"shape": list(spec.shape), "value_range": list(spec.value_range or []),
+                         "classes": list(spec.classes)},
                 "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "fixed_noise": self.fixed_noise,
                 **self.gan.state_dict()}
 
@@ -157,14 +182,15 @@ class Trainer:
 
     # ------------------------------------------------------------ the loop
 
-    def _batches(self) -> Iterator[torch.Tensor]:
+    def _batches(self) -> Iterator[list[torch.Tensor]]:
         """The epoch's shuffled batches, from a permutation that depends only on (seed, epoch)."""
         seed = seeds.data_order(self.run.train.seed, self.epoch)
         order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(seed))
         size = self.samples_per_step  # global: each rank takes its share
         batches = [self.dist.shard(order[i * size:(i + 1) * size]).tolist()
                    for i in range(self.batch_in_epoch, self.batches_per_epoch)]
-        yield from torch.utils.data.DataLoader(self.dataset, batch_sampler=batches)
+        for batch in torch.utils.data.DataLoader(self.dataset, batch_sampler=batches):
+            yield list(batch) if self.run.conditional else [batch]  # [samples] or [samples, labels]
 
     def _emit(self, event: str, *args: Any) -> None:
         for hook in self.hooks:
@@ -262,13 +288,13 @@ class Trainer:
         self._interval = (interval_start, interval_steps)
         while self.epoch < t.epochs and not self._reached_max_steps():
             self._emit("on_epoch_start")
-            for real in self._batches():
+            for batch in self._batches():
                 if self.compile_seconds is None and t.compile:
-                    self._first_compiled_step(real)
+                    self._first_compiled_step(batch)
                     interval_start += self.compile_seconds  # reported apart, as compile_seconds
                     interval_steps -= 1
                 else:
-                    self.gan.train_step(real)
+                    self.gan.train_step(*batch)
                 self.batch_in_epoch += 1
                 interval_steps += 1
                 row = None
@@ -305,11 +331,11 @@ class Trainer:
             self.metrics.append(row)
         self._emit("on_end", reason)
 
-    def _first_compiled_step(self, real: torch.Tensor) -> None:
+    def _first_compiled_step(self, batch: list[torch.Tensor]) -> None:
         """The first step under --compile traces and compiles G and D: timed and reported."""
         self._message("compiling G and D (torch.compile) ...")
         start = time.perf_counter()
-        self.gan.train_step(real)
+        self.gan.train_step(*batch)
         self.compile_seconds = time.perf_counter() - start
         self._message(f"compiled G and D in {self.compile_seconds:.1f} s (first step)")
         self.metrics.append({"step": self.step, "epoch": self.epoch + 1, "compile_seconds": self.compile_seconds})

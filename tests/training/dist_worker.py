@@ -1,6 +1,6 @@
 """Run under torchrun by tests/training/test_distributed.py: one Trainer per process.
 
-usage: dist_worker.py OUT_DIR MAX_STEPS BATCH_SIZE [--resume] [--pid-dir DIR]
+usage: dist_worker.py OUT_DIR MAX_STEPS BATCH_SIZE [--resume] [--pid-dir DIR] [--labels]
 Writes OUT_DIR/rank-<r>.pt with this rank's weights after training.
 """
 
@@ -26,7 +26,7 @@ def main() -> None:
     else:
         config = Config()
         config.data.plugin, config.model.arch = "ring8", "mlp"
-        config.data.options = {"size": 4096}
+        config.data.options = {"size": 4096, **({"labels": "modes"} if "--labels" in sys.argv else {})}
         config.model.options = {"hidden": 32, "layers": 2}
         config.train.batch_size, config.train.max_steps, config.train.epochs = batch, max_steps, 1000
         config.output.out, config.output.log_every = str(out / "run"), 1

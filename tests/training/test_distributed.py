@@ -64,6 +64,16 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
         assert abs(r2["loss_d"] - r1["loss_d"]) < 1e-4 and abs(r2["d_real"] - r1["d_real"]) < 1e-4
 
 
+def test_two_processes_match_one_process_with_labels(tmp_path):
+    two, one = tmp_path / "two", tmp_path / "one"
+    two.mkdir(), one.mkdir()
+    for folder, nproc in ((two, 2), (one, 1)):
+        result = torchrun(nproc, str(folder), "4", "64", "--labels")
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert "d.projection.embed.weight" in weights(one / "rank-0.pt")
+    assert_close(weights(two / "rank-0.pt"), weights(one / "rank-0.pt"))
+
+
 def test_a_two_process_checkpoint_resumes_in_one_process(tmp_path):
     split, whole = tmp_path / "split", tmp_path / "whole"
     split.mkdir(), whole.mkdir()
