@@ -18,7 +18,7 @@ import torch
 from pygan import plugins
 from pygan.bench import recipes
 from pygan.generate import generate
-from pygan.metrics.mixture import PROTOCOL_SAMPLES, mode_coverage
+from pygan.metrics.mixture import PROTOCOL_SAMPLES, class_fidelity, mode_coverage
 from pygan.sampling import load_generator
 from pygan.training import Config, Trainer
 
@@ -42,9 +42,14 @@ def _one_run(dataset: str, recipe: str, pack: int, seed: int, epochs: int) -> di
         config.output.out = f"{tmp}/run"
         Trainer(config).fit()
         loaded = load_generator(config.output.out)
-        samples = generate(loaded.generator, loaded.latent(PROTOCOL_SAMPLES, 12345 + seed))
+        labels = loaded.labels(PROTOCOL_SAMPLES)  # conditional: each mode in turn
+        samples = generate(loaded.generator, loaded.latent(PROTOCOL_SAMPLES, 12345 + seed), labels)
     mixture = plugins.get_dataset(dataset)
-    return mode_coverage(samples, mixture.modes(), mixture.std).to_dict()
+    result = mode_coverage(samples, mixture.modes(), mixture.std).to_dict()
+    if labels is not None:
+        fidelity = class_fidelity(samples, labels, mixture.modes(), mixture.std, loaded.spec.classes)
+        result["own_mode_lowest"], result["own_mode"] = fidelity["lowest"], fidelity["overall"]
+    return result
 
 
 def _one_run_single_threaded(task: Task) -> dict[str, Any]:
@@ -116,7 +121,10 @@ def run(seeds: int, epochs: int, datasets: list[str], packs: list[int],
                 runs = [runs_by_task[(dataset, name, pack, seed, epochs)] for seed in range(seeds)]
                 summary = {"dataset": dataset, "recipe": name, "flags": recipes.get(name).flags(), "pack": pack,
                            "seeds": seeds, "epochs": epochs, "runs": runs}
-                for key in ("modes_covered", "high_quality", "reverse_kl"):
-                    summary[key] = _mean_se([r[key] for r in runs])
+                for key in ("modes_covered", "high_quality", "reverse_kl", "own_mode", "own_mode_lowest"):
+                    if all(key in r for r in runs):  # own mode: conditional recipes only
+                        summary[key] = _mean_se([r[key] for r in runs])
+                if "own_mode_lowest" in summary:
+                    summary["own_mode_lowest_worst_seed"] = min(r["own_mode_lowest"] for r in runs)
                 results.append(summary)
     return {"results": results, "published": {f"{d} {m}": v for (d, m), v in PUBLISHED.items()}}

@@ -153,7 +153,8 @@ def quality(
     pack: list[int] = typer.Option(None, "--pack", help="Packing degrees to compare (default 1 and 2)."),
     recipe: list[str] = typer.Option(None, "--recipe", metavar="NAME",
                                      help="Training recipes to compare (repeatable; default non-saturating): "
-                                     "non-saturating, hinge, hinge-sn, least-squares, wgan-gp, relativistic-r1-r2."),
+                                     "non-saturating, hinge, hinge-sn, least-squares, wgan-gp, relativistic-r1-r2, "
+                                     "conditional."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Runs trained at once, one thread each (e.g. the core count)."),
     json_path: Path = typer.Option(None, "--json", help="Write the results to this JSON file."),
     resume: bool = typer.Option(False, "--resume", help="Take the runs already logged in JSON.runs.jsonl "
@@ -183,12 +184,18 @@ def quality(
                                    progress=lambda text: status.update(f"training: {text}"), jobs=jobs,
                                    recipe_names=names, on_run=_run_logger(json_path), done_runs=done_runs)
     table = Table(title=f"mode coverage, mlp, {epochs} epochs, {seeds} seeds, mean +- standard error")
-    for col in ("data", "setting", "modes covered", "high-quality samples", "reverse KL"):
+    conditional = any("own_mode" in r for r in result["results"])
+    columns = ["data", "setting", "modes covered", "high-quality samples", "reverse KL"]
+    for col in columns + (["on own mode (worst class; worst seed)"] if conditional else []):
         table.add_column(col)
     for r in result["results"]:
         (m, m_se), (h, h_se), (k, k_se) = r["modes_covered"], r["high_quality"], r["reverse_kl"]
-        table.add_row(r["dataset"], f"pygan {r['recipe']}, pack {r['pack']}", f"{m:.1f} +- {m_se:.1f}",
-                      f"{100 * h:.1f}% +- {100 * h_se:.1f}", f"{k:.3f} +- {k_se:.3f}")
+        row = [r["dataset"], f"pygan {r['recipe']}, pack {r['pack']}", f"{m:.1f} +- {m_se:.1f}",
+               f"{100 * h:.1f}% +- {100 * h_se:.1f}", f"{k:.3f} +- {k_se:.3f}"]
+        if conditional:
+            row.append(f"{100 * r['own_mode'][0]:.1f}% ({100 * r['own_mode_lowest'][0]:.1f}%; "
+                       f"{100 * r['own_mode_lowest_worst_seed']:.1f}%)" if "own_mode" in r else "")
+        table.add_row(*row)
     for name, (modes, hq) in result["published"].items():
         data, setting = name.split(" ")
         if data not in (dataset or ["ring8", "grid25"]):

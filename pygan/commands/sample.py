@@ -94,7 +94,10 @@ def sample(
             artifacts.save_scatter(images, out, title=f"{checkpoint} (step {loaded.step})", labels=labels,
                                    classes=spec.classes)
         elif grid:
-            artifacts.save_image_grid(images, out, spec.value_range or (-1.0, 1.0), nrow=nrow)
+            rows = -(-len(images) // nrow) if nrow else 0
+            names = [spec.classes[int(labels[r * nrow])] for r in range(rows)] \
+                if labels is not None and chosen is None and not interpolate else []
+            artifacts.save_image_grid(images, out, spec.value_range or (-1.0, 1.0), nrow=nrow, row_labels=names)
         else:
             out.mkdir(parents=True, exist_ok=True)
             for i, image in enumerate(images):

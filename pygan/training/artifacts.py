@@ -43,9 +43,26 @@ def _save_png(picture: Image.Image, path: Path) -> None:
     write_bytes_atomic(buffer.getvalue(), path)
 
 
+def with_row_labels(picture: Image.Image, labels: Sequence[str], padding: int = 2) -> Image.Image:
+    """`picture` (a grid of len(labels) rows) with each row's name written in a margin on its left."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(picture)
+    width = max(int(draw.textlength(text, font=font)) for text in labels) + 3 * padding
+    out = Image.new("RGB", (picture.width + width, picture.height), (255, 255, 255))
+    out.paste(picture, (width, 0))
+    draw, row = ImageDraw.Draw(out), picture.height / len(labels)
+    for r, text in enumerate(labels):
+        draw.text((padding, int((r + 0.5) * row)), text, fill=(0, 0, 0), font=font, anchor="lm")
+    return out
+
+
 def save_image_grid(images: torch.Tensor, path: str | Path, value_range: tuple[float, float] = (-1.0, 1.0),
-                    nrow: int = 0) -> None:
-    _save_png(image_grid(images, value_range, nrow), Path(path))
+                    nrow: int = 0, row_labels: Sequence[str] = ()) -> None:
+    """A grid of `images` as a PNG; with `row_labels` (one per row) each row named on its left."""
+    picture = image_grid(images, value_range, nrow)
+    _save_png(with_row_labels(picture, row_labels) if row_labels else picture, Path(path))
 
 
 def _figure_png(fig, path: Path) -> None:

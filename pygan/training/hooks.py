@@ -96,7 +96,8 @@ class SamplesHook(Hook):
         samples = torch.nan_to_num(samples.float())  # a run stopped by a NaN still leaves a (blank) grid
         spec = trainer.spec
         if spec.is_image:  # labelled: one row per class
-            artifacts.save_image_grid(samples, path, spec.value_range or (-1.0, 1.0), nrow=trainer.grid_columns)
+            artifacts.save_image_grid(samples, path, spec.value_range or (-1.0, 1.0), nrow=trainer.grid_columns,
+                                      row_labels=spec.classes)
         elif spec.shape == (2,):
             artifacts.save_scatter(samples, path, trainer.real_preview, f"step {trainer.step}",
                                    labels=labels, classes=spec.classes)

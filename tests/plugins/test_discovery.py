@@ -125,6 +125,21 @@ def test_third_party_distribution_appears_and_builds_working_models(installed_ex
     assert all(p.grad is not None for p in models.generator.parameters())
 
 
+def test_the_third_party_example_is_class_conditional_on_labelled_data(installed_example, monkeypatch):
+    monkeypatch.syspath_prepend(str(installed_example))
+    plugins.refresh()
+    arch = plugins.get_architecture("resnet")
+    assert arch.conditional
+    spec = plugins.DataSpec((1, 16, 16), (-1.0, 1.0), ("a", "b", "c"))
+    options = plugins.resolve_options("resnet", arch.options, {"width": "8"})
+    models = arch.build(spec, options)
+    z = arch.sample_latent(6, spec, options)
+    a, c = torch.zeros(6, dtype=torch.long), torch.full((6,), 2, dtype=torch.long)
+    assert not torch.equal(models.generator(z, a), models.generator(z, c))
+    x = models.generator(z, a).detach()
+    assert not torch.equal(models.discriminator(x, a), models.discriminator(x, c))
+
+
 def test_third_party_distribution_in_the_cli(installed_example):
     env = {**os.environ, "PYTHONPATH": f"{installed_example}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     out = subprocess.run([sys.executable, "-m", "pygan", "plugins", "list", "--json"], env=env,
