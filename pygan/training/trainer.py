@@ -27,6 +27,7 @@ from pygan.training import checkpoint, distributed, run_dir, seeds, threads
 from pygan.training.checkpoint_checks import check_keys, load_weights
 from pygan.training.config import Config, ConfigError, dumps
 from pygan.training.errors import Interrupted, NonFiniteLoss, TrainingError, TrainingStopped
+from pygan.training.fixed_samples import fixed_labels, sample_of
 from pygan.training.hooks import DONE, INTERRUPTED, MAX_STEPS, NON_FINITE, Hook, standard_hooks
 from pygan.training.metrics_log import MetricsLog
 from pygan.training.progress import SilentReporter
@@ -35,25 +36,6 @@ from pygan.training.run_spec import RunSpec, resolve, resolve_device
 from pygan.training.step import GanStep
 
 __all__ = ["Interrupted", "NonFiniteLoss", "SilentReporter", "Trainer", "TrainingError", "TrainingStopped"]
-
-GRID_COLUMNS_PER_CLASS = 8
-
-
-def _sample_of(item: torch.Tensor | tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    return item[0] if isinstance(item, (tuple, list)) else item
-
-
-def fixed_labels(spec: plugins.DataSpec, samples: int) -> tuple[torch.Tensor | None, int]:
-    """The labels of the per-epoch samples and the grid's columns: on labelled images, one row of
-    GRID_COLUMNS_PER_CLASS samples per class; on labelled points, the classes in turn (at least
-    1,000 points); (None, 0) on unlabelled data (a square grid)."""
-    k = spec.num_classes
-    if not k:
-        return None, 0
-    if spec.is_image:
-        return torch.arange(k).repeat_interleave(GRID_COLUMNS_PER_CLASS), GRID_COLUMNS_PER_CLASS
-    return torch.arange(max(samples, 1000)) % k, 0
-
 
 class Trainer:
     def __init__(self, config: Config | RunSpec, *, reporter=None, resume_from: str | Path | None = None,
@@ -95,7 +77,7 @@ class Trainer:
         self.batches_per_epoch = len(self.dataset) // self.samples_per_step
         self.gan.total_steps = t.epochs * self.batches_per_epoch  # --max-steps only cuts the run short
         # For 2-D data the sample plots show a faint cloud of real points behind the samples.
-        self.real_preview = (torch.stack([_sample_of(self.dataset[i]) for i in range(min(len(self.dataset), 2000))])
+        self.real_preview = (torch.stack([sample_of(self.dataset[i]) for i in range(min(len(self.dataset), 2000))])
                              if self.spec.shape == (2,) else None)
         # Fixed noise for the per-epoch samples: a grid of images, or a cloud of 2-D points. On labelled
         # data, fixed labels too: a grid of one row per class, a cloud coloured by class.

@@ -25,6 +25,10 @@ def test_every_recipe_sets_the_config_its_flags_describe():
         ("wasserstein", ["gradient-penalty:10"], 5)
     assert (config.train.lr, config.train.beta1, config.train.beta2) == (1e-4, 0.0, 0.9)
     assert wgan.flags() == "--loss wasserstein --reg gradient-penalty:10 --d-steps 5 --lr 0.0001 --beta1 0 --beta2 0.9"
+    conditional = recipes.get("conditional")
+    conditional.apply(config)
+    assert config.data.options == {"labels": "modes"} and conditional.flags() == "--loss non-saturating " \
+        "--option labels=modes"
 
 
 @pytest.mark.parametrize("name", list(recipes.RECIPES))
