@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from pygan.data.array_pickle import load_arrays
+from pygan.data.tensor_samples import TensorSamples
 from pygan.errors import PyganError
 from pygan.package_files import installed_file
 from pygan.plugins import Dataset, DataSpec, Option
@@ -48,19 +49,6 @@ def _tensors() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.copy()).long()
 
 
-class _Labelled(torch.utils.data.Dataset):
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor | None) -> None:
-        self.images, self.labels = images, labels
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        if self.labels is None:
-            return self.images[index]
-        return self.images[index], self.labels[index]
-
-
 class AnimalMnist(Dataset):
     description = "10,000 animal silhouettes, 10 labelled classes (animal-mnist wheel, no download)"
     options = (
@@ -83,4 +71,4 @@ class AnimalMnist(Dataset):
             x = F.pad(x, (pad, pad, pad, pad), value=-1.0)  # the black background, so the animals keep their pixels
             if size != PADDED:
                 x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        return _Labelled(x.clamp_(-1.0, 1.0).contiguous(), labels if options["labels"] == "classes" else None)
+        return TensorSamples(x.clamp_(-1.0, 1.0).contiguous(), labels if options["labels"] == "classes" else None)

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from pygan.data.tensor_samples import TensorSamples
 from pygan.plugins import Dataset, DataSpec, Option
 
 
@@ -58,20 +59,7 @@ class GaussianMixture(Dataset):
             raise ValueError(f"{type(self).__name__.lower()}: option size must be >= 1, got {size}")
         generator = torch.Generator().manual_seed(int(options["seed"]))
         points, modes = self.sample_labelled(size, generator)
-        return _Points(points, modes if options.get("labels", "none") == "modes" else None)
-
-
-class _Points(torch.utils.data.Dataset):
-    def __init__(self, points: torch.Tensor, labels: torch.Tensor | None = None) -> None:
-        self.points, self.labels = points, labels
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        if self.labels is None:
-            return self.points[index]
-        return self.points[index], self.labels[index]
+        return TensorSamples(points, modes if options.get("labels", "none") == "modes" else None)
 
 
 class Ring8(GaussianMixture):

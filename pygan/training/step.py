@@ -149,7 +149,7 @@ class GanStep:
         for spec, reg in self.regularisers:
             if reg.target != target or self.step % spec.every:
                 continue
-            inputs = PenaltyInputs(self._penalty_d, real.detach(), fake, self.penalty_rng, real_labels, fake_labels)
+            inputs = PenaltyInputs(self.judge, real.detach(), fake, self.penalty_rng, real_labels, fake_labels)
             value = reg.penalty(inputs)
             self.log.add_penalty(spec.name, value)
             weighted = value * (spec.weight * spec.every)
@@ -165,9 +165,6 @@ class GanStep:
         for optimizer in (self.opt_d, self.opt_g):
             for group in optimizer.param_groups:
                 group["lr"] = t.lr * max(factor, 0.0)
-
-    def _penalty_d(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.judge(x, labels)
 
     def d_step(self, real: torch.Tensor, fake: torch.Tensor, real_labels: torch.Tensor | None = None,
                fake_labels: torch.Tensor | None = None) -> None:

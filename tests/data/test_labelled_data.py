@@ -69,7 +69,7 @@ def test_ring8_labelled_by_mode():
     points = torch.stack([data[i][0] for i in range(len(data))])
     assert torch.equal(torch.cdist(points, plugin.modes()).argmin(1), data.labels)
     unlabelled = plugin.load(_options("ring8", size=500)[1])
-    assert torch.equal(unlabelled.points, points)  # labels change nothing about the points
+    assert torch.equal(unlabelled.samples, points)  # labels change nothing about the points
 
 
 def test_an_image_folder_with_one_subfolder_per_class(tmp_path):

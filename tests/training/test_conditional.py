@@ -109,7 +109,7 @@ def test_a_penalty_that_leaves_out_the_labels_is_refused_with_the_fix(tmp_path):
     from pygan.regularisers import PenaltyInputs
 
     x = torch.randn(8, 2)
-    inputs = PenaltyInputs(trainer.gan._penalty_d, x, x, torch.Generator())
+    inputs = PenaltyInputs(trainer.gan.judge, x, x, torch.Generator())
     with pytest.raises(PluginError, match=re.escape("labels=inputs.real_labels")):
         inputs.discriminator(x)
 

@@ -123,7 +123,7 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_
     Trainer(ring_config(tmp_path / "run", epochs=1)).fit()
     good = ckpt.load(tmp_path / "run")
     trainer = Trainer(Config(), resume_from=tmp_path / "run", overrides={("train", "epochs"): 2})
-    trainer.dataset.points[5] = float("nan")  # poison the data the next epoch reads
+    trainer.dataset.samples[5] = float("nan")  # poison the data the next epoch reads
     with pytest.raises(NonFiniteLoss, match=r"discriminator loss became nan at step (9|1\d) \(epoch 2\)"):
         trainer.fit()
     kept = ckpt.load(tmp_path / "run")
