@@ -7,6 +7,9 @@
 - `ProjectionHead`: the class term of the projection discriminator (Miyato & Koyama 2018),
   <embed(y), h> added to D's logit, h being D's last features. With PacGAN packing, labels come
   as (N, pack) and the packed samples' embeddings are summed.
+- `ClassBias`: a learned vector per class added to a layer's pre-activations: the same as joining
+  the one-hot label to that layer's input (cGAN's D, Mirza & Osindero 2014) without widening it.
+  Packed labels' vectors are summed too.
 """
 
 from __future__ import annotations
@@ -52,6 +55,19 @@ class ProjectionHead(nn.Module):
         if labels.dim() == 2:  # packed: the pack's labels, one embedding each
             e = e.sum(1)
         return (e.to(h.dtype) * h.flatten(1)).sum(1)
+
+
+class ClassBias(nn.Module):
+    """bias[y] (N, features): one learned vector per class, for a layer's pre-activations."""
+
+    def __init__(self, num_classes: int, features: int, std: float = 0.02) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, features)
+        nn.init.normal_(self.embed.weight, 0.0, std)
+
+    def forward(self, labels: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        e = self.embed(labels)
+        return (e.sum(1) if labels.dim() == 2 else e).to(dtype)
 
 
 def one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype) -> torch.Tensor:

@@ -22,11 +22,14 @@ class Recipe:
     lr: float | None = None      # None = the architecture's default (mlp: 2e-4, betas 0.5 / 0.999)
     beta1: float | None = None
     beta2: float | None = None
+    ema: float | None = None     # None = the architecture's default (mlp: no moving average of G)
 
     def apply(self, config: Config) -> None:
         t = config.train
         t.loss, t.regularisers, t.d_steps = self.loss, list(self.regularisers), self.d_steps
         t.lr, t.beta1, t.beta2 = self.lr, self.beta1, self.beta2
+        if self.ema is not None:
+            t.ema = self.ema
         config.model.options.update(self.arch_options)
         config.data.options.update(self.data_options)
 
@@ -36,7 +39,7 @@ class Recipe:
         parts += [f"--option {k}={v}" for k, v in self.data_options.items()]
         if self.d_steps != 1:
             parts.append(f"--d-steps {self.d_steps}")
-        for flag, value in (("--lr", self.lr), ("--beta1", self.beta1), ("--beta2", self.beta2)):
+        for flag, value in (("--lr", self.lr), ("--beta1", self.beta1), ("--beta2", self.beta2), ("--ema", self.ema)):
             if value is not None:
                 parts.append(f"{flag} {value:g}")
         return " ".join(parts)
@@ -54,8 +57,11 @@ RECIPES = {r.name: r for r in (
     # gamma 0.1: on ring8 (10 epochs, seeds 0 and 1) it kept 76% / 87% of samples sharp, gamma 1 only 69% / 77%.
     Recipe("relativistic-r1-r2", "relativistic pairing loss + R1 and R2, gamma 0.1 each (R3GAN, Huang et al. 2024)",
            loss="relativistic", regularisers=("r1:0.1", "r2:0.1")),
+    # The moving average of G: without it one class in some seeds sat 1.5 std off its mode, the
+    # jitter of the last steps (seed 1: 94.2% of that class on its mode; with --ema 0.999, 99.4%).
     Recipe("conditional", "the default loss, each point labelled with its mode: a class-conditional mlp "
-           "(cGAN input, projection D), G asked for each mode in turn", data_options={"labels": "modes"}),
+           "(cGAN input, class-biased projection D), G's moving average (--ema 0.999) asked for each mode "
+           "in turn", data_options={"labels": "modes"}, ema=0.999),
 )}
 
 

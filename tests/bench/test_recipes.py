@@ -27,8 +27,8 @@ def test_every_recipe_sets_the_config_its_flags_describe():
     assert wgan.flags() == "--loss wasserstein --reg gradient-penalty:10 --d-steps 5 --lr 0.0001 --beta1 0 --beta2 0.9"
     conditional = recipes.get("conditional")
     conditional.apply(config)
-    assert config.data.options == {"labels": "modes"} and conditional.flags() == "--loss non-saturating " \
-        "--option labels=modes"
+    assert config.data.options == {"labels": "modes"} and config.train.ema == 0.999
+    assert conditional.flags() == "--loss non-saturating --option labels=modes --ema 0.999"
 
 
 @pytest.mark.parametrize("name", list(recipes.RECIPES))

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from pygan_plugins.dcgan import DCGAN
 from pygan_plugins.mlp import MLPGAN
 
-from pygan.conditional import ConditionalBatchNormLeakyReLU, ProjectionHead, one_hot
+from pygan.conditional import ClassBias, ConditionalBatchNormLeakyReLU, ProjectionHead, one_hot
 from pygan.plugins import DataSpec
 
 
@@ -51,6 +51,34 @@ def test_the_projection_term_and_its_packed_form():
     packed = torch.tensor([[0, 1], [2, 2], [3, 0]])
     torch.testing.assert_close(head(h, packed), (head.embed.weight[packed].sum(1) * h).sum(1))
     assert one_hot(packed, 4, torch.float32).shape == (3, 8)
+
+
+def test_a_class_bias_is_the_one_hot_label_joined_to_the_layer_input():
+    torch.manual_seed(0)
+    bias, layer = ClassBias(3, 5, std=0.5), torch.nn.Linear(4, 5, bias=False)
+    x, y = torch.randn(6, 4), torch.tensor([0, 2, 1, 1, 0, 2])
+    widened = torch.nn.Linear(4 + 3, 5, bias=False)
+    with torch.no_grad():
+        widened.weight.copy_(torch.cat([layer.weight, bias.embed.weight.T], 1))
+    torch.testing.assert_close(layer(x) + bias(y, x.dtype), widened(torch.cat([x, one_hot(y, 3, x.dtype)], 1)))
+    packed = torch.tensor([[0, 1], [2, 2], [1, 0]])
+    torch.testing.assert_close(bias(packed, torch.float64), bias.embed.weight[packed].sum(1).double())
+    assert bias.embed.weight.std().item() == pytest.approx(0.5, rel=0.5)
+
+
+def test_the_conditional_mlp_discriminator_takes_packed_labels_and_learns_a_bias_per_class():
+    from pygan.plugins import resolve_options
+    from pygan.training.run_spec import packed_spec
+
+    arch = MLPGAN()
+    spec = packed_spec(DataSpec((2,), None, ("a", "b", "c")), 2)
+    d = arch.build(spec, resolve_options("arch", arch.options, {"hidden": 8, "layers": 2})).discriminator
+    x, y = torch.randn(5, 4), torch.tensor([[0, 1], [1, 1], [0, 0], [1, 0], [0, 1]])
+    scores = d(x, y)
+    assert scores.shape == (5,) and not torch.equal(scores, d(x, torch.full_like(y, 2)))
+    scores.sum().backward()
+    grad = d.class_bias.embed.weight.grad
+    assert grad[0].abs().sum() > 0 and grad[1].abs().sum() > 0 and grad[2].abs().sum() == 0  # class 2 not judged
 
 
 @pytest.mark.parametrize(("arch", "spec"), [(DCGAN(), DataSpec((1, 16, 16), (-1.0, 1.0), ("a", "b", "c"))),
