@@ -373,3 +373,20 @@ def test_torch_compile_of_a_penalty_step_is_reported_with_torchs_reason():
     else:
         (note,) = result["skipped"]
         assert note.startswith("pygan fp32 --compile + lazy R1: not timed") and "double backward" in note
+
+
+def test_the_train_loop_benchmark_times_the_loop_and_its_step_and_profiles_both(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[2] / "benchmarks" / "train_loop_vs_step.py"
+    out = tmp_path / "loop.json"
+    done = subprocess.run([sys.executable, str(script), "--image-size", "16", "--batch-size", "8", "--steps", "2",
+                           "--repeats", "1", "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["loop_images_per_s"][0] > 0 and result["step_images_per_s"][0] > 0
+    assert set(result["ms_per_step"]) == {"pygan train (loop)", "GanStep alone"}
+    assert result["ms_per_step"]["GanStep alone"]["convolution (oneDNN)"] > 0
+    assert result["step_gflop"] > 0 and result["sgemm_gflops"] > 0
+    assert "loop / step" in done.stdout and "measured on" in done.stdout
