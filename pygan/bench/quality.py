@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import statistics
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import torch
 
 from pygan import plugins
-from pygan.bench import recipes
+from pygan.bench import recipes, worker_pool
 from pygan.generate import generate
 from pygan.metrics.mixture import PROTOCOL_SAMPLES, class_fidelity, mode_coverage
 from pygan.sampling import load_generator
@@ -62,9 +60,7 @@ def _results(tasks: list[Task], jobs: int) -> Iterator[dict[str, Any]]:
     if jobs <= 1:
         yield from (_one_run(*task) for task in tasks)
         return
-    # spawn, not fork: a forked child would inherit the parent's OpenMP thread pool state.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(_one_run_single_threaded, tasks)
+    yield from worker_pool.ordered_map(_one_run_single_threaded, tasks, jobs)
 
 
 TASK_FIELDS = ("dataset", "recipe", "pack", "seed", "epochs")  # a Task's fields in a runs log line
