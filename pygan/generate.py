@@ -14,3 +14,9 @@ def generate(generator: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor |
         for name, b in generator.named_buffers():
             b.copy_(buffers[name])
     return out
+
+
+def classes_in_turn(n: int, num_classes: int) -> torch.Tensor | None:
+    """n labels cycling through the classes (0, 1, ..., K-1, 0, ...), so every class is drawn
+    equally often; None for unlabelled data (K = 0)."""
+    return torch.arange(n) % num_classes if num_classes else None

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from pygan import plugins
+from pygan.generate import classes_in_turn
 from pygan.plugins import DataSpec
 from pygan.training import checkpoint
 from pygan.training.checkpoint_checks import check_keys, load_weights
@@ -52,7 +53,7 @@ class LoadedGenerator:
             return None
         if class_index is not None:
             return torch.full((n,), class_index, dtype=torch.int64)
-        return torch.arange(n) % len(self.spec.classes)
+        return classes_in_turn(n, len(self.spec.classes))
 
 
 def load_generator(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu",

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from pygan import plugins
-from pygan.generate import generate
+from pygan.generate import classes_in_turn, generate
 from pygan.metrics import feature_cache, inception
 from pygan.metrics.features import EvaluationError, load_feature_network
 from pygan.metrics.frechet import frechet_distance, kernel_inception_distance
@@ -139,7 +139,7 @@ def evaluate(generator: torch.nn.Module, latent: LatentSampler, data_plugin_name
 
     if mixture:
         n = samples or PROTOCOL_SAMPLES
-        labels = torch.arange(n) % len(classes) if classes else None  # each class in turn
+        labels = classes_in_turn(n, len(classes))
         fake = torch.cat(list(fakes(n, labels=labels)))
         say(f"mode coverage of {n:,} samples")
         report = {"dataset": data_plugin_name, "samples": n,

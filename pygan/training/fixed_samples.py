@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from pygan import plugins
+from pygan.generate import classes_in_turn
 
 GRID_COLUMNS_PER_CLASS = 8
 
@@ -24,4 +25,4 @@ def fixed_labels(spec: plugins.DataSpec, samples: int) -> tuple[torch.Tensor | N
         return None, 0
     if spec.is_image:
         return torch.arange(k).repeat_interleave(GRID_COLUMNS_PER_CLASS), GRID_COLUMNS_PER_CLASS
-    return torch.arange(max(samples, 1000)) % k, 0
+    return classes_in_turn(max(samples, 1000), k), 0

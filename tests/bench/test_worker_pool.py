@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PARENT = '''
-import os, sys, time
+import os, signal, sys, time
 from pygan.bench.worker_pool import ordered_map
 
 def report_and_sleep(seconds):
@@ -22,6 +22,9 @@ def report_and_sleep(seconds):
     return seconds
 
 if __name__ == "__main__":
+    # Ctrl-C as a terminal delivers it: a shell without job control starts background commands
+    # with SIGINT ignored, and Python then keeps it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for _ in ordered_map(report_and_sleep, [120, 120], 2):
         pass
 '''
@@ -55,14 +58,31 @@ def _start_parent(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 def test_workers_die_when_their_parent_is_killed(tmp_path):
     parent, workers = _start_parent(tmp_path)
-    os.kill(parent.pid, signal.SIGKILL)
-    parent.wait(timeout=10)
-    assert _wait_until(lambda: all(_gone(pid) for pid in workers), 20), workers
+    try:
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        assert _wait_until(lambda: all(_gone(pid) for pid in workers), 20), workers
+    finally:
+        _stop(parent, workers)
 
 
 def test_ctrl_c_in_the_parent_stops_its_workers_at_once(tmp_path):
     parent, workers = _start_parent(tmp_path)
-    os.kill(parent.pid, signal.SIGINT)
-    parent.wait(timeout=30)  # not the 120 s the workers' tasks would take
-    assert parent.returncode != 0
-    assert _wait_until(lambda: all(_gone(pid) for pid in workers), 20), workers
+    try:
+        os.kill(parent.pid, signal.SIGINT)
+        parent.wait(timeout=30)  # not the 120 s the workers' tasks would take
+        assert parent.returncode != 0
+        assert _wait_until(lambda: all(_gone(pid) for pid in workers), 20), workers
+    finally:
+        _stop(parent, workers)
+
+
+def _stop(parent: subprocess.Popen, workers: list[int]) -> None:
+    """Whatever the test found, leave nothing running."""
+    parent.kill()
+    parent.wait(timeout=10)
+    for pid in workers:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
