@@ -39,10 +39,25 @@ def _profile(step, steps: int) -> dict[str, float]:
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()
+    return ms_by_group(prof, steps)
+
+
+def ms_by_group(prof, steps: int) -> dict[str, float]:
+    """A finished profile's self CPU time per group, ms per step, largest first."""
     totals: dict[str, float] = defaultdict(float)
     for event in prof.key_averages():
         totals[_group(event.key)] += event.self_cpu_time_total / 1e3 / steps
     return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
+def print_groups(profiles: dict[str, dict[str, float]]) -> None:
+    """One column per profile, one row per group, and their totals."""
+    groups = list(dict.fromkeys(g for p in profiles.values() for g in p))
+    width = max(34, *(len(g) + 2 for g in groups))
+    print(f"{'ms per step (self CPU time)':{width}s}" + "".join(f"{label:>20s}" for label in profiles))
+    for g in groups:
+        print(f"{g:{width}s}" + "".join(f"{p.get(g, 0.0):20.1f}" for p in profiles.values()))
+    print(f"{'total':{width}s}" + "".join(f"{sum(p.values()):20.1f}" for p in profiles.values()))
 
 
 def main() -> None:
@@ -62,11 +77,7 @@ def main() -> None:
     for variant in (plain, pygan_fp32):
         step, _ = train_step._step_fn(variant, device, args.image_size, args.batch_size)
         result[variant.label] = _profile(step, args.steps)
-    groups = list(dict.fromkeys(g for r in result.values() for g in r))
-    print(f"{'ms per step (self CPU time)':34s}" + "".join(f"{label:>20s}" for label in result))
-    for g in groups:
-        print(f"{g:34s}" + "".join(f"{r.get(g, 0.0):20.1f}" for r in result.values()))
-    print(f"{'total':34s}" + "".join(f"{sum(r.values()):20.1f}" for r in result.values()))
+    print_groups(result)
     info = machine()
     print(describe(info))
     if args.json:

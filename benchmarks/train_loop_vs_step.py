@@ -19,18 +19,16 @@ import json
 import statistics
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import torch
-from profile_step import _group  # this folder's step profile: the same groups
+from profile_step import ms_by_group, print_groups  # this folder's step profile: the same groups
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from pygan.training import Config, Trainer
 from pygan.training.hooks import Hook, standard_hooks
 from pygan.training.progress import SilentReporter
-from pygan.training.step import GanStep
 
 
 def config_for(size: int, batch: int, channels: int, steps: int, out: str) -> Config:
@@ -67,18 +65,16 @@ def loop_images_per_s(config: Config, extra_hooks: list[Hook] | None = None) -> 
 
 
 def step_fn(config: Config):
-    trainer = Trainer(config, hooks=[])  # only to resolve the RunSpec and load the data as the run does
-    gan = GanStep(trainer.run, device=torch.device("cpu"))
+    """The run's own GanStep on one batch of its data (the Trainer is built, never fit)."""
+    trainer = Trainer(config, hooks=[])
     real = torch.stack([trainer.dataset[i] for i in range(config.train.batch_size)])
-    return lambda: gan.train_step(real)
+    return lambda: trainer.gan.train_step(real)
 
 
 def grouped(prof, steps: int, seconds: float) -> dict[str, float]:
-    totals: dict[str, float] = defaultdict(float)
-    for event in prof.key_averages():
-        totals[_group(event.key)] += event.self_cpu_time_total / 1e3 / steps
-    inside = sum(totals.values())
-    totals["outside torch ops (Python, data, hooks)"] = max(0.0, seconds * 1e3 / steps - inside)
+    """ms_by_group, plus the wall time no torch op accounts for."""
+    totals = ms_by_group(prof, steps)
+    totals["outside torch ops (Python, data, hooks)"] = max(0.0, seconds * 1e3 / steps - sum(totals.values()))
     return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
@@ -143,11 +139,8 @@ def main() -> None:
     print(f"the step's work: {gflop:.1f} GFLOP (convolutions, forward and backward), {gflop / step_ms * 1e3:.0f} "
           f"GFLOP/s at the median step; this machine's float32 matmul (2048^2): {sgemm:.0f} GFLOP/s, at which the "
           f"same work takes {gflop / sgemm * 1e3:.0f} ms")
-    groups = list(dict.fromkeys(g for p in profiles.values() for g in p))
-    print(f"\n{'ms per step (self CPU time)':42s}" + "".join(f"{label:>20s}" for label in profiles))
-    for g in groups:
-        print(f"{g:42s}" + "".join(f"{p.get(g, 0.0):20.1f}" for p in profiles.values()))
-    print(f"{'total':42s}" + "".join(f"{sum(p.values()):20.1f}" for p in profiles.values()))
+    print()
+    print_groups(profiles)
     info = machine()
     print(describe(info))
     if args.json:

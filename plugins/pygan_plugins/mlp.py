@@ -83,7 +83,7 @@ class Discriminator(nn.Module):
 
 def _he_std(fan_in: int) -> float:
     """kaiming_normal_'s std for LeakyReLU(0.2), as build() initialises every Linear."""
-    return (2.0 / ((1 + 0.2 ** 2) * fan_in)) ** 0.5
+    return nn.init.calculate_gain("leaky_relu", 0.2) / fan_in ** 0.5
 
 
 class MLPGAN(Architecture):

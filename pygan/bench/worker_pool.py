@@ -33,18 +33,11 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _start_worker(parent_pid: int, initializer: Callable[[], None] | None) -> None:
-    die_with_parent(parent_pid)
-    if initializer is not None:
-        initializer()
-
-
-def ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], jobs: int,
-                initializer: Callable[[], None] | None = None) -> Iterator[Any]:
+def ordered_map(fn: Callable[[Any], Any], items: Iterable[Any], jobs: int) -> Iterator[Any]:
     """fn over items in `jobs` spawned worker processes, results in item order. Spawn, not fork: a
     forked child would inherit the parent's OpenMP thread pool state."""
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(os.getpid(), initializer))
+                               initializer=die_with_parent, initargs=(os.getpid(),))
     try:
         yield from pool.map(fn, items)
     except BaseException:  # Ctrl-C, an error, or the consumer closing this generator
