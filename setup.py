@@ -82,16 +82,19 @@ COMMON_SOURCES = [
     "csrc/cpu/gan_objective.cpp",
     "csrc/cpu/gradient_penalty.cpp",
     "csrc/cpu/diff_augment.cpp",
+    "csrc/cpu/conv2d_weight_grad.cpp",
     "csrc/autograd/gan_loss_autograd.cpp",
     "csrc/autograd/gan_objective_autograd.cpp",
     "csrc/autograd/gradient_penalty_autograd.cpp",
     "csrc/autograd/diff_augment_autograd.cpp",
     "csrc/autograd/fused_leaky_relu_autograd.cpp",
     "csrc/autograd/batch_norm_leaky_relu_autograd.cpp",
+    "csrc/autograd/conv2d_weight_grad_autograd.cpp",
 ]
 CUDA_SOURCES = ["csrc/cuda/gan_loss.cu", "csrc/cuda/fused_leaky_relu.cu",
                  "csrc/cuda/batch_norm_leaky_relu.cu", "csrc/cuda/gan_objective.cu",
-                 "csrc/cuda/gradient_penalty.cu", "csrc/cuda/diff_augment.cu", "csrc/cuda/registrations.cpp"]
+                 "csrc/cuda/gradient_penalty.cu", "csrc/cuda/diff_augment.cu",
+                 "csrc/cuda/conv2d_weight_grad.cpp", "csrc/cuda/registrations.cpp"]
 
 
 class BuildExtensionPerIsa(cpp_extension.BuildExtension):

@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from pygan._extension import compiled_for
 from pygan.ops import (
     batch_norm_leaky_relu,
+    conv2d_weight_grad,
     diff_augment,
     discriminator_loss,
     discriminator_objective,
@@ -247,8 +248,26 @@ def check_diff_augment(c: Checker, shape: tuple[int, ...], dtype: torch.dtype, d
         c.close(what + " grad", grads(out, [xi], g)[0], grads(ref, [x64], g.double())[0], dtype, scale=4.0)
 
 
+def check_conv2d_weight_grad(c: Checker, shape: tuple[int, ...], dtype: torch.dtype, device: str) -> None:
+    if len(shape) != 4 or dtype not in (torch.float32, torch.float64):
+        return  # the op takes float32 and float64 images
+    n, _, h, w = shape
+    for k, s, p in (((4, 4), (2, 2), (1, 1)), ((3, 3), (1, 1), (1, 1))):
+        if h + 2 * p[0] < k[0] or w + 2 * p[1] < k[1]:
+            continue
+        oh, ow = (h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1
+        gy = torch.randn(n, 5, oh, ow, dtype=torch.float64).to(device, dtype)
+        for layout, x in layouts(shape, dtype, device):
+            out = conv2d_weight_grad(x, gy, k, s, p)
+            ref = reference.conv2d_weight_grad(x.double().cpu(), gy.double().cpu(), k, s, p)
+            # a sum of n * oh * ow products: its rounding grows with the square root of their count
+            c.close(f"conv2d_weight_grad {tuple(x.shape)} k={k} s={s} {dtype} {layout}", out, ref, dtype,
+                    scale=(n * oh * ow) ** 0.5)
+
+
 CHECKS: list[Callable[[Checker, tuple[int, ...], torch.dtype, str], None]] = [
-    check_losses, check_objectives, check_gradient_penalty, check_diff_augment, check_leaky_relu, check_batch_norm]
+    check_losses, check_objectives, check_gradient_penalty, check_diff_augment, check_leaky_relu, check_batch_norm,
+    check_conv2d_weight_grad]
 
 
 def main(argv: list[str] | None = None) -> int:

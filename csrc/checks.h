@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 namespace pygan {
 
@@ -127,6 +129,38 @@ inline void check_batch_norm_input(const at::Tensor& input, double eps, double n
   TORCH_CHECK(std::isfinite(eps) && eps > 0.0, op, ": eps must be a finite number > 0, got ", eps);
   TORCH_CHECK(std::isfinite(negative_slope), op, ": negative_slope must be finite, got ",
               negative_slope);
+}
+
+// conv2d_weight_grad: input (N, C, H, W) and grad_output (N, C_out, OH, OW) of one 2-D convolution
+// with kernel_size, stride and padding (pairs), float32 or float64.
+inline void check_conv2d_weight_grad_args(const at::Tensor& input, const at::Tensor& grad_output,
+                                          at::IntArrayRef kernel_size, at::IntArrayRef stride,
+                                          at::IntArrayRef padding, const char* op) {
+  for (const auto& [t, arg] : {std::pair{&input, "input"}, std::pair{&grad_output, "grad_output"}}) {
+    TORCH_CHECK(t->defined(), op, ": ", arg, " is undefined; pass a tensor");
+    TORCH_CHECK(t->scalar_type() == at::kFloat || t->scalar_type() == at::kDouble, op, ": ", arg,
+                " must be float32 or float64, got ", t->scalar_type(), "; convert it with .float()");
+    TORCH_CHECK(t->dim() == 4, op, ": ", arg, " must be 4-D (N, C, H, W), got shape ", t->sizes());
+  }
+  check_same_device_dtype(input, "input", grad_output, "grad_output", op);
+  for (const auto& [v, arg, least] : {std::tuple{kernel_size, "kernel_size", 1}, std::tuple{stride, "stride", 1},
+                                      std::tuple{padding, "padding", 0}}) {
+    TORCH_CHECK(v.size() == 2 && v[0] >= least && v[1] >= least, op, ": ", arg, " must be two integers >= ",
+                least, " (height, width), got ", v);
+  }
+  TORCH_CHECK(grad_output.size(0) == input.size(0), op, ": grad_output has batch ", grad_output.size(0),
+              " but input has ", input.size(0), "; pass the grad_output of this input's convolution");
+  int64_t expected[2];
+  for (int d = 0; d < 2; ++d) {
+    const int64_t span = input.size(2 + d) + 2 * padding[d] - kernel_size[d];
+    TORCH_CHECK(span >= 0, op, ": kernel_size ", kernel_size, " is larger than input ", input.sizes(),
+                " padded by ", padding);
+    expected[d] = span / stride[d] + 1;
+  }
+  TORCH_CHECK(grad_output.size(2) == expected[0] && grad_output.size(3) == expected[1], op,
+              ": grad_output's spatial size must be (", expected[0], ", ", expected[1], ") for input ",
+              input.sizes(), " with kernel_size ", kernel_size, ", stride ", stride, " and padding ", padding,
+              ", got ", grad_output.sizes());
 }
 
 }  // namespace pygan

@@ -64,6 +64,12 @@ TORCH_LIBRARY(pygan, m) {
       "float gain) -> (Tensor grad_input, Tensor grad_bias)");
   // BatchNorm with batch statistics + LeakyReLU; mean and invstd (float32, or float64 for
   // float64 input) are returned for the running statistics and the backward.
+  // The weight gradient of conv2d(input, weight, stride, padding) given its grad_output, shaped like
+  // weight (C_out, C, kh, kw) and laid out channels-last; for conv_transpose2d(x, weight) it is this
+  // op of (grad_output, x). CPU: im2col + GEMM (csrc/cpu/conv2d_weight_grad.cpp); CUDA: cuDNN's.
+  m.def(
+      "conv2d_weight_grad(Tensor input, Tensor grad_output, int[2] kernel_size, int[2] stride, "
+      "int[2] padding) -> Tensor");
   m.def(
       "batch_norm_leaky_relu(Tensor input, Tensor? weight, Tensor? bias, float eps=1e-05, "
       "float negative_slope=0.2) -> (Tensor out, Tensor mean, Tensor invstd)");

@@ -10,7 +10,7 @@ import torch
 
 import pygan.ops
 from pygan import _extension
-from pygan.ops import registry
+from pygan.ops import conv, registry
 from pygan.training import precision, threads
 
 # Why channels-last is the default for convolutional models on every CPU family: `pygan bench train`'s
@@ -76,6 +76,7 @@ def collect() -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "threads_auto_train": threads.choose(0, sample_seconds=0.2).threads,
         "channels_last_default": CHANNELS_LAST_RULE,
+        "conv_weight_grad_cpu": "{}: {}".format(*conv.weight_grad_rule()),
         "cuda_available": torch.cuda.is_available(),
         "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "cpu_bf16_features": list(precision.cpu_bf16_features()),

@@ -46,5 +46,7 @@ using BnLeakySig = std::tuple<at::Tensor, at::Tensor, at::Tensor>(
 using BnLeakyBwdSig = std::tuple<at::Tensor, at::Tensor, at::Tensor>(
     const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
     const std::optional<at::Tensor>&, const std::optional<at::Tensor>&, double, double);
+using ConvWeightGradSig = at::Tensor(const at::Tensor&, const at::Tensor&, c10::IntArrayRef, c10::IntArrayRef,
+                                     c10::IntArrayRef);
 
 }  // namespace pygan::calls

@@ -63,4 +63,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> batch_norm_leaky_relu_backward(
     const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& bias, double eps,
     double negative_slope);
 
+// conv2d_weight_grad.cpp: cuDNN's weight gradient, behind pygan's argument checks.
+at::Tensor conv2d_weight_grad(const at::Tensor& input, const at::Tensor& grad_output, at::IntArrayRef kernel_size,
+                              at::IntArrayRef stride, at::IntArrayRef padding);
 }  // namespace pygan::cuda

@@ -25,6 +25,7 @@ TORCH_LIBRARY_IMPL(pygan, CUDA, m) {
   m.impl("fused_leaky_relu_backward_bias", &fused_leaky_relu_backward_bias);
   m.impl("batch_norm_leaky_relu", &batch_norm_leaky_relu);
   m.impl("batch_norm_leaky_relu_backward", &batch_norm_leaky_relu_backward);
+  m.impl("conv2d_weight_grad", &conv2d_weight_grad);
 }
 
 }  // namespace pygan::cuda

@@ -3,7 +3,9 @@ BatchNorm in both nets (not on G's output nor D's input), ReLU + Tanh in G, Leak
 no fully connected hidden layers, weights from N(0, 0.02), Adam lr 2e-4, beta1 0.5.
 
 G's BatchNorm + ReLU and D's blocks are pygan's fused ops (bias + LeakyReLU, BatchNorm + LeakyReLU), and D returns
-logits for the fused losses (no Sigmoid layer). Any power-of-two image size from 16 to 256, any channel count.
+logits for the fused losses (no Sigmoid layer). The convolutions are pygan.ops' Conv2d / ConvTranspose2d: torch's,
+with pygan's weight gradient on CPUs where that is faster (pygan.ops.conv). Any power-of-two image size from 16 to
+256, any channel count.
 
 On labelled data it is class-conditional: G's BatchNorms become conditional BatchNorms (a scale and a
 shift per class, over the fused normalisation), and D adds the projection term <embed(y), h> of its
@@ -20,7 +22,7 @@ from typing import Any
 from torch import nn
 
 from pygan.conditional import ConditionalBatchNormLeakyReLU, ProjectionHead
-from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU
+from pygan.ops import BatchNormLeakyReLU, Conv2d, ConvTranspose2d, FusedLeakyReLU
 from pygan.plugins import AdamSettings, Architecture, DataSpec, GanModels, Option
 from pygan_plugins.spectral import apply_spectral_norm
 
@@ -59,12 +61,12 @@ class Generator(nn.Module):
             return BatchNormLeakyReLU(width, negative_slope=0.0)
 
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),  # z -> 4x4
+            ConvTranspose2d(latent_dim, widths[0], 4, 1, 0, bias=False),  # z -> 4x4
             norm(widths[0]),
         ]
         for w_in, w_out in pairwise(widths):
-            layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), norm(w_out)]
-        layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
+            layers += [ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), norm(w_out)]
+        layers += [ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         self.num_classes = num_classes
 
@@ -82,15 +84,15 @@ class Discriminator(nn.Module):
         super().__init__()
         widths = _widths(ndf, size)[::-1]  # ndf, 2*ndf, ... at sizes size/2, size/4, ..., 4
         # First layer: no BatchNorm (the paper); the fused activation carries the bias.
-        layers: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False),
+        layers: list[nn.Module] = [Conv2d(channels, widths[0], 4, 2, 1, bias=False),
                                    FusedLeakyReLU(widths[0], bias=True, negative_slope=0.2)]
         for w_in, w_out in pairwise(widths):
             # BatchNorm and LeakyReLU in one fused op; BatchNorm's shift is the bias. Without BatchNorm
             # (spectral norm, as SNGAN's D), the fused bias + LeakyReLU.
             act = (BatchNormLeakyReLU(w_out, negative_slope=0.2) if batch_norm
                    else FusedLeakyReLU(w_out, bias=True, negative_slope=0.2))
-            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), act]
-        layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=not batch_norm)]  # 4x4 -> one logit
+            layers += [Conv2d(w_in, w_out, 4, 2, 1, bias=False), act]
+        layers += [Conv2d(widths[-1], 1, 4, 1, 0, bias=not batch_norm)]  # 4x4 -> one logit
         self.net = nn.Sequential(*layers)
         self.projection = ProjectionHead(num_classes, widths[-1] * 16) if num_classes else None
 

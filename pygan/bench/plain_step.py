@@ -15,6 +15,7 @@ from torch import nn
 
 from pygan import plugins
 from pygan.ops import BatchNormLeakyReLU, FusedLeakyReLU, reference
+from pygan.ops.conv import plain_conv
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ WGAN_GP = Objective(loss="wasserstein", penalty="gradient-penalty", weight=10.0)
 
 def plain_copy(net: nn.Module) -> nn.Module:
     """A dcgan generator or discriminator with pygan's fused layers swapped for plain PyTorch ones
-    (nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU): at 64 px, the pytorch/examples DCGAN."""
+    (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU): at 64 px, the pytorch/examples DCGAN."""
     layers: list[nn.Module] = []
     for m in net.net:
         act = None
@@ -47,7 +48,7 @@ def plain_copy(net: nn.Module) -> nn.Module:
             layers.append(nn.BatchNorm2d(m.num_features))
             act = m.negative_slope
         else:
-            layers.append(copy.deepcopy(m))
+            layers.append(plain_conv(m))  # torch's own convolutions, and a copy of anything else
         if act is not None:
             layers.append(nn.ReLU(inplace=True) if act == 0.0 else nn.LeakyReLU(act, inplace=True))
     plain = copy.deepcopy(net)

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from pygan.bench.plain_step import DEFAULT_OBJECTIVE, LAZY_R1, WGAN_GP, Objective, plain_step
+from pygan.ops.conv import set_weight_grad, weight_grad_rule
 from pygan.training.config import Config
 from pygan.training.run_spec import RunSpec, resolve
 from pygan.training.step import GanStep
@@ -40,12 +41,15 @@ class Variant:
     compile: bool = False
     objective: Objective = DEFAULT_OBJECTIVE
     augment: bool = False  # DiffAugment color,translation,cutout on every batch D sees
+    weight_grad: str = "auto"  # the convolutions' weight gradient (pygan.ops.conv): auto, pygan or aten
 
 
 VARIANTS = (
     Variant("plain eager fp32", pygan=False, precision="fp32", channels_last=False),
     Variant("pygan fp32", pygan=True, precision="fp32", channels_last=True),
     Variant("pygan fp32 NCHW", pygan=True, precision="fp32", channels_last=False),
+    # What pygan's convolution weight gradient gives, where the rule picks it (CPUs without AVX-512).
+    Variant("pygan fp32, oneDNN weight grads", pygan=True, precision="fp32", channels_last=True, weight_grad="aten"),
     Variant("pygan auto", pygan=True, precision="auto", channels_last=True),
     Variant("pygan bf16", pygan=True, precision="bf16", channels_last=True),
     Variant("pygan fp32 --compile", pygan=True, precision="fp32", channels_last=True, compile=True),
@@ -87,6 +91,8 @@ def choose_variants(device: torch.device, with_compile: bool, bf16: bool | None,
     skipped = [] if bf16 else [BF16_SKIPPED]
     candidates = VARIANTS + (PENALTY_VARIANTS if penalties else ()) + (AUGMENT_VARIANTS if augment else ())
     chosen = tuple(v for v in candidates if (with_compile or not v.compile) and (bf16 or v.precision != "bf16"))
+    if device.type != "cpu" or weight_grad_rule()[0] != "pygan":  # there "auto" is oneDNN's (cuDNN's) already
+        chosen = tuple(v for v in chosen if v.weight_grad == "auto")
     return chosen, skipped
 
 
@@ -109,6 +115,9 @@ def _step_fn(variant: Variant, device: torch.device, size: int, batch: int) -> t
     if not variant.pygan:
         return plain_step(device, size, batch, variant.objective, variant.augment), "fp32"
     gan = GanStep(run_spec(variant, device, size, batch), device=device)  # the trainer's own step
+    if variant.weight_grad != "auto":
+        set_weight_grad(gan.generator, variant.weight_grad)
+        set_weight_grad(gan.discriminator, variant.weight_grad)
     real = (torch.rand(batch, 3, size, size, device=device) * 2 - 1).contiguous(memory_format=gan.memory_format)
     return (lambda: gan.train_step(real)), gan.precision.name
 
@@ -147,7 +156,14 @@ def _build(v: Variant, device: torch.device, size: int, batch: int) -> tuple[Cal
     # Timed repeats start at D step 2 and hold whole intervals: one penalty step in each.
     return fn, {"precision": precision, "channels_last": v.channels_last, "compile": v.compile,
                 "compile_seconds": first if v.compile else None, "loss": v.objective.loss,
-                "regularisers": v.objective.regularisers, "augment": v.augment}
+                "regularisers": v.objective.regularisers, "augment": v.augment,
+                "conv_weight_grad": _weight_grad_path(v, device)}
+
+
+def _weight_grad_path(v: Variant, device: torch.device) -> str:
+    if not v.pygan or v.weight_grad == "aten" or v.compile:
+        return "aten"
+    return weight_grad_rule()[0] if device.type == "cpu" else "aten"
 
 
 def _baselines(variants: tuple[Variant, ...]) -> dict[str, str]:

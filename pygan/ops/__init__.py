@@ -2,6 +2,8 @@
 
 from pygan import _extension
 from pygan.ops.batch_norm_leaky_relu import BatchNormLeakyReLU, batch_norm_leaky_relu
+from pygan.ops.conv import Conv2d, ConvTranspose2d
+from pygan.ops.conv2d_weight_grad import conv2d_weight_grad
 from pygan.ops.diff_augment import diff_augment
 from pygan.ops.gan_loss import discriminator_loss, generator_loss
 from pygan.ops.gan_objective import discriminator_objective, generator_objective
@@ -11,11 +13,14 @@ from pygan.ops.reference import DiscriminatorLossResult, GeneratorLossResult, Gr
 
 __all__ = [
     "BatchNormLeakyReLU",
+    "Conv2d",
+    "ConvTranspose2d",
     "DiscriminatorLossResult",
     "FusedLeakyReLU",
     "GeneratorLossResult",
     "GradientPenaltyResult",
     "batch_norm_leaky_relu",
+    "conv2d_weight_grad",
     "diff_augment",
     "discriminator_loss",
     "discriminator_objective",

@@ -288,3 +288,33 @@ def gradient_penalty_backward_args(op: str, grad_penalty: torch.Tensor, grad: to
             else type(norms).__name__
         fail(op, f"norms must be the forward's per-sample norms: 1-D {stats} of {grad.shape[0]} values on "
                  f"{grad.device}, got {got}")
+
+
+def conv2d_weight_grad_args(op: str, input: torch.Tensor, grad_output: torch.Tensor, kernel_size, stride,
+                            padding) -> None:
+    """As check_conv2d_weight_grad_args in csrc/checks.h."""
+    for name, t in (("input", input), ("grad_output", grad_output)):
+        if not isinstance(t, torch.Tensor):
+            fail(op, f"{name} must be a tensor, got {type(t).__name__}")
+        if t.dtype not in (torch.float32, torch.float64):
+            fail(op, f"{name} must be float32 or float64, got {t.dtype}; convert it with .float()")
+        if t.dim() != 4:
+            fail(op, f"{name} must be 4-D (N, C, H, W), got shape {list(t.shape)}")
+    same_device_dtype(op, "input", input, "grad_output", grad_output)
+    for name, v, least in (("kernel_size", kernel_size, 1), ("stride", stride, 1), ("padding", padding, 0)):
+        if len(v) != 2 or min(v) < least:
+            fail(op, f"{name} must be two integers >= {least} (height, width), got {list(v)}")
+    if grad_output.shape[0] != input.shape[0]:
+        fail(op, f"grad_output has batch {grad_output.shape[0]} but input has {input.shape[0]}; "
+                 "pass the grad_output of this input's convolution")
+    expected = []
+    for d in range(2):
+        span = input.shape[2 + d] + 2 * padding[d] - kernel_size[d]
+        if span < 0:
+            fail(op, f"kernel_size {list(kernel_size)} is larger than input {list(input.shape)} padded by "
+                     f"{list(padding)}")
+        expected.append(span // stride[d] + 1)
+    if list(grad_output.shape[2:]) != expected:
+        fail(op, f"grad_output's spatial size must be ({expected[0]}, {expected[1]}) for input "
+                 f"{list(input.shape)} with kernel_size {list(kernel_size)}, stride {list(stride)} and padding "
+                 f"{list(padding)}, got {list(grad_output.shape)}")

@@ -169,3 +169,10 @@ def _diff_augment(x, color, geometry):
 def _diff_augment_backward(grad_output, color, geometry):
     _augment_checks.diff_augment_args("pygan.diff_augment_backward", grad_output, color, geometry, "grad_output")
     return _augment_checks.output_like(grad_output)
+
+
+@torch.library.register_fake("pygan::conv2d_weight_grad")
+def _conv2d_weight_grad(input, grad_output, kernel_size, stride, padding):
+    _checks.conv2d_weight_grad_args("pygan.conv2d_weight_grad", input, grad_output, kernel_size, stride, padding)
+    # (C_out, kh, kw, C) viewed as (C_out, C, kh, kw): the kernel's channels-last result.
+    return input.new_empty((grad_output.shape[1], *kernel_size, input.shape[1])).permute(0, 3, 1, 2)

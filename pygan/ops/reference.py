@@ -178,3 +178,11 @@ def diff_augment_steps(x: torch.Tensor, color: torch.Tensor, geometry: torch.Ten
     ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
     cut = ((ys >= y0) & (ys < y1))[:, :, None] & ((xs >= x0) & (xs < x1))[:, None, :]
     return v * (~cut).unsqueeze(1)
+
+
+def conv2d_weight_grad(input: torch.Tensor, grad_output: torch.Tensor, kernel_size: tuple[int, int],
+                       stride: tuple[int, int], padding: tuple[int, int]) -> torch.Tensor:
+    """The weight gradient of conv2d(input, weight, stride, padding), by torch.nn.grad."""
+    _checks.conv2d_weight_grad_args("pygan.conv2d_weight_grad", input, grad_output, kernel_size, stride, padding)
+    shape = (grad_output.shape[1], input.shape[1], *kernel_size)
+    return torch.nn.grad.conv2d_weight(input, shape, grad_output, stride=stride, padding=padding)

@@ -390,3 +390,20 @@ def test_the_train_loop_benchmark_times_the_loop_and_its_step_and_profiles_both(
     assert result["ms_per_step"]["GanStep alone"]["convolution (oneDNN)"] > 0
     assert result["step_gflop"] > 0 and result["sgemm_gflops"] > 0
     assert "loop / step" in done.stdout and "measured on" in done.stdout
+
+
+def test_the_weight_gradient_benchmark_times_every_dcgan_layer_on_both_paths(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[2] / "benchmarks" / "conv_weight_grad.py"
+    out = tmp_path / "wgrad.json"
+    done = subprocess.run([sys.executable, str(script), "--batch-size", "2", "--repeats", "1", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert len(result["rows"]) == 8 and result["sgemm_2048_gflops"] > 0
+    for row in result["rows"]:
+        assert set(row["ms"]) == {"oneDNN channels-last", "oneDNN NCHW", "pygan im2col+GEMM"}
+        assert all(v > 0 for v in row["ms"].values())
+    assert "measured on" in done.stdout and "pygan / oneDNN CL" in done.stdout

@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from pygan._extension import compiled_for
-from pygan.ops import batch_norm_leaky_relu, discriminator_loss, fused_leaky_relu, generator_loss, reference
+from pygan.ops import (
+    batch_norm_leaky_relu,
+    conv2d_weight_grad,
+    discriminator_loss,
+    fused_leaky_relu,
+    generator_loss,
+    reference,
+)
 from tests.helpers import DTYPES, assert_close
 
 pytestmark = [
@@ -104,3 +111,14 @@ def test_batch_norm_leaky_relu_cuda_gradcheck_and_opcheck():
     b = torch.randn(4, device="cuda", dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradgradcheck(lambda *t: batch_norm_leaky_relu(*t, 1e-5, 0.2)[0], (x, w, b))
     torch.library.opcheck(torch.ops.pygan.batch_norm_leaky_relu.default, (x, w, b, 1e-5, 0.2))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_conv2d_weight_grad_on_cuda_matches_the_reference(dtype):
+    x = torch.randn(4, 32, 16, 16, dtype=torch.float64)
+    gy = torch.randn(4, 48, 8, 8, dtype=torch.float64)
+    out = conv2d_weight_grad(x.to("cuda", dtype), gy.to("cuda", dtype), 4, 2, 1)
+    ref = reference.conv2d_weight_grad(x, gy, (4, 4), (2, 2), (1, 1))
+    assert out.device.type == "cuda" and out.shape == ref.shape
+    torch.testing.assert_close(out.cpu().double(), ref, rtol=1e-4 if dtype == torch.float32 else 1e-10,
+                               atol=1e-4 if dtype == torch.float32 else 1e-10)

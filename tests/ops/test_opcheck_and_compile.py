@@ -144,6 +144,8 @@ def _bad_calls():
     yield "batch_norm_leaky_relu", lambda: ops.batch_norm_leaky_relu(f(4, 3), None, None, 0.0, 0.2), "eps must be"
     yield "batch_norm_leaky_relu_backward", lambda: ops.batch_norm_leaky_relu_backward(
         f(4, 3), f(4, 3), f(2), f(3), None, None, 1e-5, 0.2), "mean must be the forward's saved statistics"
+    yield "conv2d_weight_grad", lambda: ops.conv2d_weight_grad(f(2, 3, 8, 8), f(2, 5, 3, 4), [4, 4], [2, 2], [1, 1]), \
+        r"grad_output's spatial size must be \(4, 4\)"
 
 
 @pytest.mark.parametrize(("op", "call", "message"), list(_bad_calls()), ids=lambda v: v if isinstance(v, str) else "")

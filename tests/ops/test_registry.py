@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif(not compiled_for("cpu"), reason="pygan._C is not
 
 ROOT = Path(__file__).resolve().parents[2]
 USER_OPS = {"discriminator_loss", "generator_loss", "fused_leaky_relu", "batch_norm_leaky_relu",
-            "discriminator_objective", "generator_objective", "gradient_penalty", "diff_augment"}
+            "discriminator_objective", "generator_objective", "gradient_penalty", "diff_augment",
+            "conv2d_weight_grad"}
 
 
 def test_the_registry_lists_every_op_and_maps_backward_and_in_place_ops_to_their_user_op():
