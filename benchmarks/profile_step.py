@@ -1,6 +1,7 @@
 """Where a DCGAN training step spends its time: torch.profiler over pygan's step (the trainer's
-GanStep) and the plain eager step of `pygan bench train`, grouped into convolutions, pygan's fused
-ops, the optimiser and the rest.
+GanStep; on CPUs where pygan takes the convolutions' weight gradients, also with oneDNN's) and the
+plain eager step of `pygan bench train`, grouped into convolutions, pygan's fused ops, the
+optimiser and the rest.
 
     python benchmarks/profile_step.py [--image-size 64] [--batch-size 64] [--steps 3] [--json FILE]
 """
@@ -16,6 +17,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 GROUPS = (  # first match wins; names are the profiler's op names
+    # pygan's weight gradients: the patch copies (the op's self time) and the GEMM (addmm)
+    ("conv weight grads (pygan im2col + GEMM)", ("conv2d_weight_grad", "addmm")),
     ("convolution (oneDNN)", ("convolution", "mkldnn")),
     ("pygan fused ops", ("pygan::",)),
     ("BatchNorm / activations (ATen)", ("batch_norm", "leaky_relu", "threshold", "relu", "tanh")),
@@ -72,9 +75,12 @@ def main() -> None:
 
     device = torch.device("cpu")
     plain = train_step.VARIANTS[0]
-    pygan_fp32 = next(v for v in train_step.VARIANTS if v.label == "pygan fp32")
+    # pygan fp32 with oneDNN's weight gradients, where that is not pygan fp32 itself (CPUs without AVX-512)
+    labels = [v.label for v in train_step.choose_variants(device, with_compile=False, bf16=False)[0]]
+    pygan = [v for v in train_step.VARIANTS if v.label in ("pygan fp32, oneDNN weight grads", "pygan fp32")
+             and v.label in labels]
     result = {}
-    for variant in (plain, pygan_fp32):
+    for variant in (plain, *pygan):
         step, _ = train_step._step_fn(variant, device, args.image_size, args.batch_size)
         result[variant.label] = _profile(step, args.steps)
     print_groups(result)
