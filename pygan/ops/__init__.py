@@ -32,5 +32,6 @@ __all__ = [
 ]
 
 if _extension._C is not None:
-    # Registers the fake (meta) kernels that torch.compile and opcheck use.
-    from pygan.ops import _fake  # noqa: F401
+    # Registers the fake (meta) kernels that torch.compile and opcheck use, and the FLOP counts
+    # FlopCounterMode uses.
+    from pygan.ops import _fake, _flop_formulas  # noqa: F401

@@ -3,9 +3,10 @@ where that is faster than oneDNN's, with the same parameters and state_dict as t
 
 Rule (`weight_grad_rule`, shown by `pygan info`): on CPUs without AVX-512, oneDNN's backward-weights
 convolution is its older jit kernel (the brgemm kernels it runs elsewhere need AVX-512), and on a
-Zen 3 EPYC it ran DCGAN's 4x4 stride-2 layers at 70-100 GFLOP/s against 110-125 for im2col + GEMM
-(benchmarks/conv-weight-grad-*.txt). With AVX-512, and on CUDA, the layers are torch's own. Only the
-weight gradient changes: the forward and the input gradient stay oneDNN's (or cuDNN's).
+Zen 3 EPYC it ran DCGAN's 4x4 stride-2 layers at 67-86 GFLOP/s against 75-118 for im2col + GEMM,
+which was faster in five of the six (benchmarks/conv-weight-grad-*.txt). With AVX-512, and on CUDA,
+the layers are torch's own. Only the weight gradient changes: the forward and the input gradient
+stay oneDNN's (or cuDNN's).
 """
 
 from __future__ import annotations

@@ -111,3 +111,20 @@ def test_the_rule_takes_pygan_s_weight_gradient_without_avx512(monkeypatch, capa
         assert (out.grad_fn.name() == "_ConvolutionBackward") == (path == "pygan")
     finally:
         conv.weight_grad_rule.cache_clear()
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+def test_flop_counter_counts_pygan_s_weight_gradient_as_torch_s(transposed):
+    # FlopCounterMode cannot see the GEMM inside the C++ kernel; the op's registered formula must
+    # give the count torch gives its own weight gradient.
+    from torch.utils.flop_counter import FlopCounterMode
+
+    ours, plain = _pair(transposed, LAYERS[0], torch.float32)
+    x = torch.randn(2, 32, 8, 8, requires_grad=True)
+    counts = []
+    for layer in (ours, plain):
+        with FlopCounterMode(display=False) as counter:
+            layer(x).sum().backward()
+        counts.append(counter.get_total_flops())
+    assert counts[0] == counts[1] > 0
+    assert ours.weight.grad is not None and ours.weight_grad == "pygan"
