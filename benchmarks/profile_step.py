@@ -57,10 +57,11 @@ def print_groups(profiles: dict[str, dict[str, float]]) -> None:
     """One column per profile, one row per group, and their totals."""
     groups = list(dict.fromkeys(g for p in profiles.values() for g in p))
     width = max(34, *(len(g) + 2 for g in groups))
-    print(f"{'ms per step (self CPU time)':{width}s}" + "".join(f"{label:>20s}" for label in profiles))
+    column = max(20, *(len(label) + 2 for label in profiles))  # labels never run into each other
+    print(f"{'ms per step (self CPU time)':{width}s}" + "".join(f"{label:>{column}s}" for label in profiles))
     for g in groups:
-        print(f"{g:{width}s}" + "".join(f"{p.get(g, 0.0):20.1f}" for p in profiles.values()))
-    print(f"{'total':{width}s}" + "".join(f"{sum(p.values()):20.1f}" for p in profiles.values()))
+        print(f"{g:{width}s}" + "".join(f"{p.get(g, 0.0):{column}.1f}" for p in profiles.values()))
+    print(f"{'total':{width}s}" + "".join(f"{sum(p.values()):{column}.1f}" for p in profiles.values()))
 
 
 def main() -> None:
@@ -76,9 +77,8 @@ def main() -> None:
     device = torch.device("cpu")
     plain = train_step.VARIANTS[0]
     # pygan fp32 with oneDNN's weight gradients, where that is not pygan fp32 itself (CPUs without AVX-512)
-    labels = [v.label for v in train_step.choose_variants(device, with_compile=False, bf16=False)[0]]
-    pygan = [v for v in train_step.VARIANTS if v.label in ("pygan fp32, oneDNN weight grads", "pygan fp32")
-             and v.label in labels]
+    chosen = train_step.choose_variants(device, with_compile=False, bf16=False)[0]
+    pygan = [v for v in chosen if v.label in ("pygan fp32", "pygan fp32, oneDNN weight grads")]
     result = {}
     for variant in (plain, *pygan):
         step, _ = train_step._step_fn(variant, device, args.image_size, args.batch_size)
